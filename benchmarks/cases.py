@@ -1,0 +1,134 @@
+"""Benchmark cases: inputs, the kernel to run, the whole-array NumPy "ideal", targets, tolerances."""
+import ml_dtypes
+import numpy as np
+
+BF16 = ml_dtypes.bfloat16
+MiB = 1 << 20
+
+
+def randn(shape, dtype, seed, lo=None, hi=None):
+    """Random input built in row blocks, so no full-size float32 temporary inflates peak RSS."""
+    rng = np.random.default_rng(seed)
+    out = np.empty(shape, dtype=dtype)
+    flat = out.reshape(shape[0], -1)
+    step = max(1, (8 * MiB) // (4 * flat.shape[1]))
+    for r in range(0, flat.shape[0], step):
+        blk = flat[r:r + step]
+        if lo is None:
+            v = rng.standard_normal(blk.shape, dtype=np.float32)
+        else:
+            v = rng.uniform(lo, hi, blk.shape).astype(np.float32)
+        blk[...] = v
+    return out
+
+
+# ---- ideals: the same math as whole-array NumPy/BLAS calls in float32 ---------------------------
+# They receive the inputs already converted to float32 (conversion is not timed) and return float32.
+
+def ideal_dispatch(a, b, n_pairs):
+    a, b = a.copy(), b.copy()      # the same 2*n_pairs fp32 ops as bare in-place NumPy calls
+    for _ in range(n_pairs):
+        np.multiply(a, np.float32(0.5), out=a)
+        np.add(a, np.float32(0.25), out=a)
+        np.multiply(b, np.float32(0.75), out=b)
+        np.add(b, a, out=b)
+    return a, b
+
+
+def ideal_stream(a, b):
+    return np.add(a, b)
+
+
+def ideal_matmul(lhsT, rhs):
+    return lhsT.T @ rhs
+
+
+def ideal_softmax(x):
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    e *= 1.0 / e.sum(axis=1, keepdims=True)
+    return e
+
+
+def ideal_rmsnorm(x, gamma):
+    rstd = 1.0 / np.sqrt(np.mean(np.square(x), axis=1, keepdims=True) + np.float32(1e-6))
+    return x * rstd * gamma
+
+
+def ideal_attention(qT, kT, v):
+    s = (qT.T @ kT) * np.float32(1.0 / np.sqrt(qT.shape[0]))
+    p = np.exp(s - s.max(axis=1, keepdims=True))
+    return (p @ v) * (1.0 / p.sum(axis=1, keepdims=True))
+
+
+class Case:
+    def __init__(self, name, group, kernel, ideal, make, targets, tol, reps=5, note=''):
+        self.name, self.group, self.kernel, self.ideal = name, group, kernel, ideal
+        self.make = make              # make(smoke) -> (args list, n_instr_hint or None)
+        self.targets = targets        # dict: peer_over_ours, ours_over_ideal, us_per_instr
+        self.tol = tol                # (rtol ours~peer, rtol vs ideal)
+        self.reps = reps               # default repetitions (best is reported)
+        self.note = note
+
+
+def _dispatch_args(smoke, small=False):
+    n = 100 if smoke else 10000
+    if small:
+        n //= 10
+    return [randn((128, 1), np.float32, 1, 0.0, 1.0), randn((128, 64), np.float32, 2, 0.0, 1.0), n]
+
+
+def _stream_args(dtype):
+    def make(smoke):
+        shape = (256, 512) if smoke else (4096, 8192)
+        return [randn(shape, dtype, 3), randn(shape, dtype, 4)]
+    return make
+
+
+def _matmul_args(smoke):
+    n = 256 if smoke else 2048
+    return [randn((n, n), BF16, 5), randn((n, n), BF16, 6)]
+
+
+def _rows_args(smoke):
+    return (256, 512) if smoke else (4096, 4096)
+
+
+def _attention_args(smoke):
+    s = 256 if smoke else 2048
+    return [randn((128, s), BF16, 9), randn((128, s), BF16, 10), randn((s, 128), BF16, 11)]
+
+
+CASES = [
+    Case('dispatch', 'a', 'dispatch_kernel', ideal_dispatch, _dispatch_args,
+         {'peer_over_ours': 10.0, 'us_per_instr': 2.0}, (1e-6, 1e-6), reps=9,
+         note='20,000 tensor_scalar on [128,1] and [128,64]'),
+    Case('stream_f32', 'b', 'stream_add_kernel', ideal_stream, _stream_args(np.float32),
+         {'peer_over_ours': 2.0, 'ours_over_ideal': 1.5}, (1e-6, 1e-6),
+         note='tensor_tensor add [4096,8192] fp32, [128,2048] tiles'),
+    Case('stream_bf16', 'b', 'stream_add_kernel', ideal_stream, _stream_args(BF16),
+         {'peer_over_ours': 5.0}, (8e-3, 8e-3),
+         note='tensor_tensor add [4096,8192] bf16, [128,2048] tiles'),
+    Case('matmul', 'c', 'matmul_kernel', ideal_matmul, _matmul_args,
+         {'peer_over_ours': 1.0, 'ours_over_ideal': 1.3}, (1e-5, 1e-4),
+         note='2048^3, bf16 in, fp32 PSUM'),
+    Case('softmax', 'd', 'softmax_kernel', ideal_softmax,
+         lambda smoke: [randn(_rows_args(smoke), np.float32, 7)],
+         {'peer_over_ours': 2.0, 'ours_over_ideal': 1.5}, (1e-5, 1e-4),
+         note='row softmax [4096,4096] fp32'),
+    Case('rmsnorm', 'd', 'rmsnorm_kernel', ideal_rmsnorm,
+         lambda smoke: [randn(_rows_args(smoke), np.float32, 8),
+                        randn((1, _rows_args(smoke)[1]), np.float32, 12, 0.5, 1.5)],
+         {'peer_over_ours': 2.0, 'ours_over_ideal': 1.5}, (1e-5, 1e-4),
+         note='RMSNorm [4096,4096] fp32'),
+    Case('attention', 'e', 'attention_kernel', ideal_attention, _attention_args,
+         {'peer_over_ours': 1.5}, (1e-2, 2e-2),
+         note='seq 2048, d 128, bf16: QK^T, softmax, PV'),
+]
+BY_NAME = {c.name: c for c in CASES}
+
+
+def sim_bytes(args, outs):
+    """Simulated tensors: kernel inputs + outputs (HBM) + 34 MiB of SBUF/PSUM per core."""
+    nbytes = sum(a.nbytes for a in args if isinstance(a, np.ndarray))
+    nbytes += sum(o.nbytes for o in outs)
+    return nbytes + 34 * MiB

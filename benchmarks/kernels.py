@@ -1,0 +1,166 @@
+"""Benchmark kernels, written as ordinary NKI 0.3.0 kernels.
+
+Each kernel is a plain function (`_name`) plus its `nki.jit` object (`name_kernel`). The
+runner executes the jit object with `nki.simulate` ("ours") and the plain function, with
+its globals re-bound to `benchmarks.peer`, on the NumPy-eager peer.
+"""
+import nki
+import nki.isa as nisa
+import nki.language as nl
+
+
+def _dispatch(a_in, b_in, n_pairs):
+    """2 * n_pairs tensor_scalar instructions on a [128, 1] and a [128, F] fp32 tile."""
+    P, F = b_in.shape
+    out_a = nl.ndarray((P, 1), dtype=nl.float32, buffer=nl.shared_hbm)
+    out_b = nl.ndarray((P, F), dtype=nl.float32, buffer=nl.shared_hbm)
+    a = nl.ndarray((P, 1), dtype=nl.float32, buffer=nl.sbuf)
+    b = nl.ndarray((P, F), dtype=nl.float32, buffer=nl.sbuf)
+    nisa.dma_copy(a, a_in)
+    nisa.dma_copy(b, b_in)
+    for _ in nl.sequential_range(n_pairs):
+        nisa.tensor_scalar(a, a, nl.multiply, 0.5, op1=nl.add, operand1=0.25)      # a -> 0.5
+        nisa.tensor_scalar(b, b, nl.multiply, 0.75, op1=nl.add, operand1=a)        # b -> 4a
+    nisa.dma_copy(out_a, a)
+    nisa.dma_copy(out_b, b)
+    return out_a, out_b
+
+
+def _stream_add(a, b):
+    """out = a + b, streamed through SBUF in [128, 2048] tiles."""
+    R, C = a.shape
+    TP, TF = nl.tile_size.pmax, min(C, 2048)
+    out = nl.ndarray((R, C), dtype=a.dtype, buffer=nl.shared_hbm)
+    for i in nl.affine_range(R // TP):
+        for j in nl.affine_range(C // TF):
+            ta = nl.ndarray((TP, TF), dtype=a.dtype, buffer=nl.sbuf)
+            tb = nl.ndarray((TP, TF), dtype=b.dtype, buffer=nl.sbuf)
+            nisa.dma_copy(ta, a[i * TP:(i + 1) * TP, j * TF:(j + 1) * TF])
+            nisa.dma_copy(tb, b[nl.ds(i * TP, TP), nl.ds(j * TF, TF)])
+            tc = nl.ndarray((TP, TF), dtype=a.dtype, buffer=nl.sbuf)
+            nisa.tensor_tensor(tc, ta, tb, nl.add)
+            nisa.dma_copy(out[i * TP:(i + 1) * TP, j * TF:(j + 1) * TF], tc)
+    return out
+
+
+def _matmul(lhsT, rhs):
+    """out[M, N] (fp32) = lhsT[K, M].T @ rhs[K, N]; bf16 inputs, fp32 PSUM accumulation."""
+    K, M = lhsT.shape
+    N = rhs.shape[1]
+    TK, TM = nl.tile_size.pmax, nl.tile_size.gemm_stationary_fmax
+    TN = min(N, nl.tile_size.gemm_moving_fmax)
+    KT = K // TK
+    out = nl.ndarray((M, N), dtype=nl.float32, buffer=nl.shared_hbm)
+    rhs_sb = nl.ndarray((TK, KT, N), dtype=rhs.dtype, buffer=nl.sbuf)    # whole rhs stays in SBUF
+    for k in nl.affine_range(KT):
+        nisa.dma_copy(rhs_sb[:, k, :], rhs[k * TK:(k + 1) * TK, :])
+    for m in nl.affine_range(M // TM):
+        lhs_sb = nl.ndarray((TK, KT, TM), dtype=lhsT.dtype, buffer=nl.sbuf)
+        for k in nl.affine_range(KT):
+            nisa.dma_copy(lhs_sb[:, k, :], lhsT[k * TK:(k + 1) * TK, m * TM:(m + 1) * TM])
+        for n in nl.affine_range(N // TN):
+            acc = nl.ndarray((TM, TN), dtype=nl.float32, buffer=nl.psum)
+            for k in nl.affine_range(KT):
+                nisa.nc_matmul(acc, lhs_sb[:, k, :], rhs_sb[:, k, n * TN:(n + 1) * TN])
+            res = nl.ndarray((TM, TN), dtype=nl.float32, buffer=nl.sbuf)
+            nisa.tensor_copy(res, acc)
+            nisa.dma_copy(out[m * TM:(m + 1) * TM, n * TN:(n + 1) * TN], res)
+    return out
+
+
+def _softmax(x):
+    """Row softmax: exp(x - max) / sum, 128 rows per tile."""
+    R, C = x.shape
+    TP = nl.tile_size.pmax
+    out = nl.ndarray((R, C), dtype=x.dtype, buffer=nl.shared_hbm)
+    for i in nl.affine_range(R // TP):
+        t = nl.ndarray((TP, C), dtype=x.dtype, buffer=nl.sbuf)
+        nisa.dma_copy(t, x[i * TP:(i + 1) * TP, :])
+        neg_max = nl.ndarray((TP, 1), dtype=nl.float32, buffer=nl.sbuf)
+        nisa.tensor_reduce(neg_max, nl.maximum, t, axis=1, negate=True, keepdims=True)
+        e = nl.ndarray((TP, C), dtype=nl.float32, buffer=nl.sbuf)
+        row_sum = nl.ndarray((TP, 1), dtype=nl.float32, buffer=nl.sbuf)
+        nisa.activation(e, nl.exp, t, bias=neg_max, scale=1.0, reduce_op=nl.add, reduce_res=row_sum,
+                        reduce_cmd=nisa.reduce_cmd.reset_reduce)
+        inv_sum = nl.ndarray((TP, 1), dtype=nl.float32, buffer=nl.sbuf)
+        nisa.reciprocal(inv_sum, row_sum)
+        y = nl.ndarray((TP, C), dtype=x.dtype, buffer=nl.sbuf)
+        nisa.tensor_scalar(y, e, nl.multiply, inv_sum)
+        nisa.dma_copy(out[i * TP:(i + 1) * TP, :], y)
+    return out
+
+
+def _rmsnorm(x, gamma):
+    """out = x * rsqrt(mean(x^2, row) + 1e-6) * gamma; gamma is [1, C]."""
+    R, C = x.shape
+    TP = nl.tile_size.pmax
+    out = nl.ndarray((R, C), dtype=x.dtype, buffer=nl.shared_hbm)
+    g = nl.ndarray((TP, C), dtype=gamma.dtype, buffer=nl.sbuf)
+    for p in nl.static_range(TP):                       # broadcast gamma to all partitions
+        nisa.dma_copy(g[p:p + 1, :], gamma)
+    for i in nl.affine_range(R // TP):
+        t = nl.ndarray((TP, C), dtype=x.dtype, buffer=nl.sbuf)
+        nisa.dma_copy(t, x[i * TP:(i + 1) * TP, :])
+        sq = nl.ndarray((TP, C), dtype=nl.float32, buffer=nl.sbuf)
+        sum_sq = nl.ndarray((TP, 1), dtype=nl.float32, buffer=nl.sbuf)
+        nisa.activation(sq, nl.square, t, reduce_op=nl.add, reduce_res=sum_sq,
+                        reduce_cmd=nisa.reduce_cmd.reset_reduce)
+        rstd = nl.ndarray((TP, 1), dtype=nl.float32, buffer=nl.sbuf)
+        nisa.tensor_scalar(rstd, sum_sq, nl.multiply, 1.0 / C, op1=nl.add, operand1=1e-6)
+        nisa.activation(rstd, nl.rsqrt, rstd)
+        y = nl.ndarray((TP, C), dtype=x.dtype, buffer=nl.sbuf)
+        nisa.activation(y, nl.copy, t, scale=rstd)
+        nisa.tensor_tensor(y, y, g, nl.multiply)
+        nisa.dma_copy(out[i * TP:(i + 1) * TP, :], y)
+    return out
+
+
+def _attention(qT, kT, v):
+    """out[S, D] = softmax(Q K^T / sqrt(D)) V; qT, kT are [D, S], v is [S, D] (bf16)."""
+    D, S = qT.shape
+    TQ, TJ = nl.tile_size.pmax, nl.tile_size.pmax
+    TKV = min(S, nl.tile_size.psum_fmax)
+    JT = S // TJ
+    out = nl.ndarray((S, D), dtype=nl.float32, buffer=nl.shared_hbm)
+    q_sb = nl.ndarray((D, S), dtype=qT.dtype, buffer=nl.sbuf)
+    k_sb = nl.ndarray((D, S), dtype=kT.dtype, buffer=nl.sbuf)
+    v_sb = nl.ndarray((TJ, JT, D), dtype=v.dtype, buffer=nl.sbuf)
+    nisa.dma_copy(q_sb, qT)
+    nisa.dma_copy(k_sb, kT)
+    for j in nl.affine_range(JT):
+        nisa.dma_copy(v_sb[:, j, :], v[j * TJ:(j + 1) * TJ, :])
+    scale = 1.0 / (D ** 0.5)
+    for i in nl.affine_range(S // TQ):
+        s = nl.ndarray((TQ, S), dtype=nl.float32, buffer=nl.sbuf)
+        for n in nl.affine_range(S // TKV):                     # scores = Q_i K^T * scale
+            s_ps = nl.ndarray((TQ, TKV), dtype=nl.float32, buffer=nl.psum)
+            nisa.nc_matmul(s_ps, q_sb[:, i * TQ:(i + 1) * TQ], k_sb[:, n * TKV:(n + 1) * TKV])
+            nisa.activation(s[:, n * TKV:(n + 1) * TKV], nl.copy, s_ps, scale=scale)
+        neg_max = nl.ndarray((TQ, 1), dtype=nl.float32, buffer=nl.sbuf)
+        nisa.tensor_reduce(neg_max, nl.maximum, s, axis=1, negate=True)
+        p = nl.ndarray((TQ, S), dtype=nl.float32, buffer=nl.sbuf)
+        row_sum = nl.ndarray((TQ, 1), dtype=nl.float32, buffer=nl.sbuf)
+        nisa.activation(p, nl.exp, s, bias=neg_max, reduce_op=nl.add, reduce_res=row_sum,
+                        reduce_cmd=nisa.reduce_cmd.reset_reduce)
+        pT = nl.ndarray((TJ, JT, TQ), dtype=v.dtype, buffer=nl.sbuf)
+        for j in nl.affine_range(JT):                           # P^T blocks, cast to bf16
+            pT_ps = nl.ndarray((TJ, TQ), dtype=nl.float32, buffer=nl.psum)
+            nisa.nc_transpose(pT_ps, p[:, j * TJ:(j + 1) * TJ])
+            nisa.tensor_copy(pT[:, j, :], pT_ps)
+        o_ps = nl.ndarray((TQ, D), dtype=nl.float32, buffer=nl.psum)
+        for j in nl.affine_range(JT):                           # O_i = P V (accumulated in PSUM)
+            nisa.nc_matmul(o_ps, pT[:, j, :], v_sb[:, j, :])
+        inv_sum = nl.ndarray((TQ, 1), dtype=nl.float32, buffer=nl.sbuf)
+        nisa.reciprocal(inv_sum, row_sum)
+        o = nl.ndarray((TQ, D), dtype=nl.float32, buffer=nl.sbuf)
+        nisa.tensor_scalar(o, o_ps, nl.multiply, inv_sum)
+        nisa.dma_copy(out[i * TQ:(i + 1) * TQ, :], o)
+    return out
+
+
+dispatch_kernel = nki.jit(_dispatch)
+stream_add_kernel = nki.jit(_stream_add)
+matmul_kernel = nki.jit(_matmul)
+softmax_kernel = nki.jit(_softmax)
+rmsnorm_kernel = nki.jit(_rmsnorm)
+attention_kernel = nki.jit(_attention)

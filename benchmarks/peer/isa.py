@@ -1,0 +1,312 @@
+"""Peer `nki.isa`: eager NumPy execution of the instructions the benchmark suite uses.
+
+Written the way AWS documents its simulator: every call validates its operands (buffers,
+shapes, dtypes, size limits), then runs one NumPy call sequence on whole tiles. Arithmetic
+converts inputs to float32, computes in float32 and rounds once to the destination dtype.
+"""
+import enum
+
+import numpy as np
+
+from . import language as nl
+from .tensor import FLOAT_DTYPES, HBM, MemoryRegion, PMAX, Stats, Tensor
+
+SBUF, PSUM = MemoryRegion.sbuf, MemoryRegion.psum
+
+
+class engine(enum.Enum):
+    unknown = 0
+    tensor = 1
+    scalar = 2
+    gpsimd = 3
+    dma = 4
+    vector = 5
+    sync = 6
+
+
+class reduce_cmd(enum.Enum):
+    idle = 0
+    reset = 1
+    reduce = 2
+    reset_reduce = 3
+    load_reduce = 4
+
+
+class NkiValidationError(Exception):
+    pass
+
+
+_ENG, _RC = engine, reduce_cmd
+tensor_engine, vector_engine, scalar_engine = engine.tensor, engine.vector, engine.scalar
+gpsimd_engine, unknown_engine = engine.gpsimd, engine.unknown
+
+_ALU = {nl.add, nl.subtract, nl.multiply, nl.maximum, nl.minimum, nl.rsqrt, nl.reciprocal}
+_REDUCE = {nl.add: np.add, nl.subtract: np.subtract, nl.multiply: np.multiply,
+           nl.maximum: np.maximum, nl.minimum: np.minimum}
+_ACT = {nl.copy, nl.exp, nl.square, nl.rsqrt, nl.reciprocal}
+_MATMUL_IN = {'float8_e4m3', 'float8_e5m2', 'bfloat16', 'float16', 'tfloat32', 'float32'}
+
+# Scalar-engine accumulator registers (one fp32 per lane), shared by all `activation` calls.
+_act_regs = np.zeros(PMAX, dtype=np.float32)
+
+
+def _fail(instr, msg):
+    raise NkiValidationError(f'{instr}: {msg}')
+
+
+def _tile(instr, name, t, buffers):
+    if not isinstance(t, Tensor):
+        _fail(instr, f'{name} must be a tensor, got {type(t).__name__}')
+    if t.buffer not in buffers:
+        _fail(instr, f'{name} in {t.buffer.name} not allowed (allowed: {[b.name for b in buffers]})')
+    if t.buffer in (SBUF, PSUM) and t.shape[0] > PMAX:
+        _fail(instr, f'{name} partition dimension {t.shape[0]} exceeds maximum {PMAX}')
+    return t
+
+
+def _same_layout(instr, a, an, b, bn):
+    """Equal partition count and equal elements per partition."""
+    if a.shape[0] != b.shape[0] or a.size != b.size:
+        _fail(instr, f'{an} {a.shape} and {bn} {b.shape} differ in partitions or elements per partition')
+
+
+def _arith_dtype(instr, name, t):
+    if t.dtype not in FLOAT_DTYPES and t.dtype not in ('int32', 'uint32', 'int16', 'uint16', 'int8', 'uint8'):
+        _fail(instr, f'{name} dtype {t.dtype} not supported')
+
+
+def _write(dst, value):
+    """Round a float32 result once to dst's dtype and store it."""
+    d = dst.data
+    if value.shape != d.shape:
+        value = value.reshape(d.shape)
+    np.copyto(d, value, casting='unsafe')
+
+
+def _copy_cast(dst, src):
+    """dst = src: bit-exact when dtypes match, else src -> float32 -> dst."""
+    s = src.data
+    if s.shape != dst.data.shape:
+        s = s.reshape(dst.data.shape)
+    if src.dtype != dst.dtype and 'float32' not in (src.dtype, dst.dtype):
+        s = s.astype(np.float32)
+    np.copyto(dst.data, s, casting='unsafe')
+
+
+def _operand(instr, name, v, data):
+    """A scalar operand: Python number, or a float32 (P, 1) tile broadcast along the free dims."""
+    if isinstance(v, Tensor):
+        _tile(instr, name, v, (SBUF, PSUM))
+        if v.dtype != 'float32':
+            _fail(instr, f'{name} tile must be float32, got {v.dtype}')
+        if v.shape[0] != data.shape[0] or v.size != v.shape[0]:
+            _fail(instr, f'{name} tile {v.shape} must be ({data.shape[0]}, 1)')
+        return v.data.reshape((v.shape[0],) + (1,) * (data.ndim - 1))
+    if isinstance(v, (int, float, np.number)):
+        return np.float32(v)
+    _fail(instr, f'{name} must be a scalar or a (P, 1) tile, got {type(v).__name__}')
+
+
+def _alu(op, a, b, reverse):
+    if op.unary:
+        return op.fn(a)
+    return op.fn(b, a) if reverse else op.fn(a, b)
+
+
+def dma_copy(dst, src, oob_mode=None, dge_mode=None, engine=engine.unknown, name=None):
+    Stats.instructions += 1
+    _tile('dma_copy', 'dst', dst, (SBUF,) + HBM)
+    _tile('dma_copy', 'src', src, (SBUF,) + HBM)
+    if src.size != dst.size:
+        _fail('dma_copy', f'src {src.shape} and dst {dst.shape} element counts differ')
+    _copy_cast(dst, src)
+
+
+def tensor_copy(dst, src, engine=engine.unknown, name=None):
+    Stats.instructions += 1
+    _tile('tensor_copy', 'dst', dst, (SBUF, PSUM))
+    _tile('tensor_copy', 'src', src, (SBUF, PSUM))
+    _same_layout('tensor_copy', src, 'src', dst, 'dst')
+    _copy_cast(dst, src)
+
+
+def memset(dst, value, engine=engine.unknown, name=None):
+    Stats.instructions += 1
+    _tile('memset', 'dst', dst, (SBUF, PSUM))
+    if isinstance(value, float) and dst.dtype not in FLOAT_DTYPES and value == value and value not in (
+            float('inf'), float('-inf')):
+        _fail('memset', f'float value {value} into integer tensor of dtype {dst.dtype}')
+    dst.data.fill(value)
+
+
+def iota(dst, pattern, offset=0, channel_multiplier=0, name=None):
+    Stats.instructions += 1
+    _tile('iota', 'dst', dst, (SBUF,))
+    nums = [int(n) for _, n in pattern]
+    if int(np.prod(nums)) * dst.shape[0] != dst.size:
+        _fail('iota', f'pattern {pattern} does not match dst {dst.shape}')
+    v = np.full((dst.shape[0],) + (1,) * len(nums), offset, dtype=np.int32)
+    v = v + (np.arange(dst.shape[0], dtype=np.int32) * channel_multiplier).reshape(v.shape)
+    for d, (step, n) in enumerate(pattern):
+        shape = [1] * (len(nums) + 1)
+        shape[d + 1] = int(n)
+        v = v + (np.arange(int(n), dtype=np.int32) * int(step)).reshape(shape)
+    _write(dst, v)
+
+
+def tensor_tensor(dst, data1, data2, op, engine=engine.unknown, name=None):
+    Stats.instructions += 1
+    _tile('tensor_tensor', 'dst', dst, (SBUF, PSUM))
+    _tile('tensor_tensor', 'data1', data1, (SBUF, PSUM))
+    _tile('tensor_tensor', 'data2', data2, (SBUF, PSUM))
+    if data1.buffer is PSUM and data2.buffer is PSUM:
+        _fail('tensor_tensor', 'data1 and data2 cannot both be in PSUM')
+    if op not in _ALU or op.unary:
+        _fail('tensor_tensor', f'{op} is not a binary ALU op')
+    _same_layout('tensor_tensor', data1, 'data1', data2, 'data2')
+    _same_layout('tensor_tensor', data1, 'data1', dst, 'dst')
+    a, b = data1.f32(), data2.f32()
+    _write(dst, op.fn(a, b.reshape(a.shape)))
+
+
+def tensor_scalar(dst, data, op0, operand0, reverse0=False, op1=None, operand1=None, reverse1=False,
+                  engine=engine.unknown, name=None):
+    Stats.instructions += 1
+    _tile('tensor_scalar', 'dst', dst, (SBUF, PSUM))
+    _tile('tensor_scalar', 'data', data, (SBUF, PSUM))
+    _same_layout('tensor_scalar', data, 'data', dst, 'dst')
+    _arith_dtype('tensor_scalar', 'data', data)
+    if op0 not in _ALU or (op1 is not None and op1 not in _ALU):
+        _fail('tensor_scalar', f'unsupported op {op0} / {op1}')
+    if (op1 is None) != (operand1 is None) and not (op1 is not None and op1.unary):
+        _fail('tensor_scalar', 'op1 and operand1 must both be given or both be None')
+    x = data.f32()
+    r = _alu(op0, x, None if op0.unary else _operand('tensor_scalar', 'operand0', operand0, data), reverse0)
+    if op1 is not None:
+        r = _alu(op1, r, None if op1.unary else _operand('tensor_scalar', 'operand1', operand1, data), reverse1)
+    _write(dst, r)
+
+
+def activation(dst, op, data, bias=None, scale=1.0, reduce_op=None, reduce_res=None,
+               reduce_cmd=reduce_cmd.idle, name=None):
+    Stats.instructions += 1
+    _tile('activation', 'dst', dst, (SBUF, PSUM))
+    _tile('activation', 'data', data, (SBUF, PSUM))
+    _same_layout('activation', data, 'data', dst, 'dst')
+    if op not in _ACT:
+        _fail('activation', f'unsupported activation {op}')
+    if reduce_op is not None and reduce_op is not nl.add:
+        _fail('activation', f'reduce_op must be nl.add, got {reduce_op}')
+    P = data.shape[0]
+    x = data.f32()
+    if isinstance(scale, Tensor) or scale != 1.0:
+        x = x * _operand('activation', 'scale', scale, data)
+    if bias is not None:
+        if isinstance(bias, Tensor):
+            _tile('activation', 'bias', bias, (SBUF, PSUM))
+            if bias.shape[0] != P or bias.size != P:
+                _fail('activation', f'bias {bias.shape} must be ({P}, 1)')
+            x = x + bias.f32().reshape((P,) + (1,) * (data.ndim - 1))
+        else:
+            x = x + np.float32(bias)
+    y = x if op is nl.copy else op.fn(x)
+    _write(dst, y)
+    if not isinstance(reduce_cmd, _RC):
+        _fail('activation', f'reduce_cmd must be a nisa.reduce_cmd member, got {reduce_cmd!r}')
+    if reduce_cmd is _RC.reset or reduce_cmd is _RC.reset_reduce:
+        _act_regs[:P] = 0.0
+    if reduce_op is not None and reduce_cmd in (_RC.reduce, _RC.reset_reduce, _RC.load_reduce):
+        _act_regs[:P] += y.reshape(P, -1).sum(axis=1, dtype=np.float32)
+    if reduce_res is not None:
+        _tile('activation', 'reduce_res', reduce_res, (SBUF, PSUM))
+        if reduce_res.shape[0] != P or reduce_res.size != P:
+            _fail('activation', f'reduce_res {reduce_res.shape} must be ({P}, 1)')
+        _write(reduce_res, _act_regs[:P])
+
+
+def tensor_reduce(dst, op, data, axis, negate=False, keepdims=False, name=None):
+    Stats.instructions += 1
+    _tile('tensor_reduce', 'dst', dst, (SBUF, PSUM))
+    _tile('tensor_reduce', 'data', data, (SBUF, PSUM))
+    if op not in _REDUCE:
+        _fail('tensor_reduce', f'{op} is not a reduction op')
+    axes = tuple(sorted((axis,) if isinstance(axis, int) else axis))
+    if not axes or axes[0] == 0 or axes != tuple(range(axes[0], data.ndim)):
+        _fail('tensor_reduce', f'axis {axis} must be trailing contiguous free dims of a {data.ndim}-D tile')
+    r = _REDUCE[op].reduce(data.f32(), axis=axes, keepdims=keepdims)
+    if negate:
+        r = np.negative(r, out=r)
+    _same_layout('tensor_reduce', Tensor(r, 'float32', SBUF), 'result', dst, 'dst')
+    _write(dst, r)
+
+
+def reciprocal(dst, data, name=None):
+    Stats.instructions += 1
+    _tile('reciprocal', 'dst', dst, (SBUF, PSUM))
+    _tile('reciprocal', 'data', data, (SBUF, PSUM))
+    _same_layout('reciprocal', data, 'data', dst, 'dst')
+    _write(dst, np.reciprocal(data.f32()))
+
+
+def nc_matmul(dst, stationary, moving, is_stationary_onezero=False, is_moving_onezero=False,
+              is_transpose=False, accumulate=None, tile_position=(), tile_size=(), perf_mode=None,
+              name=None):
+    Stats.instructions += 1
+    _tile('nc_matmul', 'dst', dst, (PSUM,))
+    _tile('nc_matmul', 'stationary', stationary, (SBUF,))
+    _tile('nc_matmul', 'moving', moving, (SBUF,))
+    for n, t in (('stationary', stationary), ('moving', moving)):
+        if t.dtype not in _MATMUL_IN:
+            _fail('nc_matmul', f'{n} dtype {t.dtype} not supported')
+    f32ish = ('float32', 'tfloat32')
+    if (stationary.dtype in f32ish) != (moving.dtype in f32ish):
+        _fail('nc_matmul', f'cannot mix {stationary.dtype} and {moving.dtype}')
+    if dst.dtype != 'float32':
+        _fail('nc_matmul', f'dst must be float32, got {dst.dtype}')
+    K, M, N = stationary.shape[0], stationary.size // stationary.shape[0], moving.size // moving.shape[0]
+    if moving.shape[0] != K:
+        _fail('nc_matmul', f'contraction dims differ: stationary {stationary.shape}, moving {moving.shape}')
+    if M > 128 or N > 512:
+        _fail('nc_matmul', f'stationary free {M} > 128 or moving free {N} > 512')
+    if dst.shape[0] != M or dst.size != M * N:
+        _fail('nc_matmul', f'dst {dst.shape} must hold [{M}, {N}]')
+    r = stationary.f32().reshape(K, M).T @ moving.f32().reshape(K, N)
+    r = r.reshape(dst.shape)
+    d, w = dst.data, dst.written
+    if accumulate is None:          # first write to a PSUM location overwrites, later ones accumulate
+        if not w.any():
+            d[...] = r
+        elif w.all():
+            d += r
+        else:
+            d[...] = np.where(w, d + r, r)
+    elif accumulate:
+        d += r
+    else:
+        d[...] = r
+    w[...] = True
+
+
+def nc_transpose(dst, data, engine=engine.unknown, name=None):
+    Stats.instructions += 1
+    eng = engine
+    if eng is _ENG.unknown:
+        eng = _ENG.tensor if dst.buffer is PSUM else _ENG.vector
+    if eng is _ENG.tensor:
+        _tile('nc_transpose', 'dst', dst, (PSUM,))
+        _tile('nc_transpose', 'data', data, (SBUF,))
+        limit = 128
+    else:
+        _tile('nc_transpose', 'dst', dst, (SBUF, PSUM))
+        _tile('nc_transpose', 'data', data, (SBUF, PSUM))
+        limit = 32
+    if dst.dtype != data.dtype:
+        _fail('nc_transpose', f'dst dtype {dst.dtype} must equal data dtype {data.dtype}')
+    P, F = data.shape[0], data.size // data.shape[0]
+    if P > limit or F > limit:
+        _fail('nc_transpose', f'data [{P}, {F}] exceeds [{limit}, {limit}] on the {eng.name} engine')
+    if dst.shape[0] != F or dst.size != P * F:
+        _fail('nc_transpose', f'dst {dst.shape} must hold [{F}, {P}]')
+    np.copyto(dst.data, data.data.reshape(P, F).T.reshape(dst.shape))
+    if dst.written is not None:
+        dst.written[...] = True

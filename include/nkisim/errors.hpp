@@ -1,0 +1,30 @@
+// nkisim: typed errors. Each maps to one Python exception class (see bindings/module.cpp).
+// Messages are for humans: name the instruction, the operand, what was expected and what was found.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace nkisim {
+
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+// A hardware rule is broken (shape, dtype, buffer, engine, generation). -> nki.isa.NkiValidationError
+struct ValidationError : Error {
+  using Error::Error;
+};
+// An index or access pattern leaves its tensor or allocation. -> nki.isa.NkiOutOfBoundsError (IndexError)
+struct OutOfBoundsError : ValidationError {
+  using ValidationError::ValidationError;
+};
+// SBUF/PSUM capacity exceeded or an impossible placement. -> nki.isa.NkiAllocationError
+struct AllocationError : ValidationError {
+  using ValidationError::ValidationError;
+};
+// A feature the simulator does not implement (yet). -> nki.isa.NkiUnsupportedError (NotImplementedError)
+struct UnsupportedError : Error {
+  using Error::Error;
+};
+
+}  // namespace nkisim

@@ -1,0 +1,73 @@
+// nkisim: the interpreter of one NeuronCore (one program of a launch).
+//
+// Per-core state: SBUF, PSUM, engine accumulators, counters. HBM is shared by the cores of a launch
+// through the allocations themselves. Every instruction takes the same path:
+//   run(op): validate(op) -> execute(op) -> observers
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nkisim/memory.hpp"
+#include "nkisim/op.hpp"
+#include "nkisim/target.hpp"
+
+namespace nkisim {
+
+// Sees every executed instruction (trace recorder, cost model, op-graph recorder).
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  virtual void on_op(OpKind kind, const OpBase& op, const Interpreter& in) = 0;
+};
+
+class Interpreter {
+ public:
+  explicit Interpreter(const Target& target, int core_id = 0, int num_cores = 1);
+
+  const Target& target() const { return target_; }
+  int core_id() const { return core_id_; }
+  int num_cores() const { return num_cores_; }
+  Memory& sbuf() { return sbuf_; }
+  Memory& psum() { return psum_; }
+
+  // Allocate an on-chip tensor in this core's SBUF or PSUM.
+  Tensor allocate(Buffer b, const std::vector<int64_t>& shape, DType dtype, const std::string& name,
+                  std::optional<std::pair<int64_t, int64_t>> address = std::nullopt);
+
+  template <class O>
+  void run(O& op) {
+    validate(op, *this);
+    execute(op, *this);
+    ++counts_[static_cast<int>(OpKindOf<O>::value)];
+    if (!observers_.empty()) notify(OpKindOf<O>::value, op);
+  }
+
+  void add_observer(std::shared_ptr<Observer> o) { observers_.push_back(std::move(o)); }
+  uint64_t instruction_count() const;
+  uint64_t instruction_count(OpKind k) const { return counts_[static_cast<int>(k)]; }
+
+  // Scalar-engine accumulators (activation reduce_cmd), one fp32 per partition lane.
+  std::array<float, 128> scalar_acc{};
+
+  // The interpreter of the calling thread (set while a program runs).
+  static Interpreter* current();
+  static void set_current(Interpreter* in);
+
+ private:
+  void notify(OpKind k, const OpBase& op);
+
+  const Target& target_;
+  int core_id_;
+  int num_cores_;
+  Memory sbuf_;
+  Memory psum_;
+  std::array<uint64_t, kNumOpKinds> counts_{};
+  std::vector<std::shared_ptr<Observer>> observers_;
+};
+
+}  // namespace nkisim

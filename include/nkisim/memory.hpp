@@ -1,0 +1,111 @@
+// nkisim: address spaces and allocations.
+//
+// HBM is byte-addressed; every HBM tensor is one allocation (kernel arguments wrap the caller's
+// buffer without copying). SBUF and PSUM are `partitions x bytes_per_partition` spaces owned by one
+// core; every on-chip tensor is a rectangle (start partition, byte offset, partitions, bytes per
+// partition) placed by the allocator, which enforces capacity, honours `address=` and frees the
+// rectangle when the last handle to the allocation dies.
+//
+// Fresh allocations hold sentinels (NaN for float dtypes, 4 for integer dtypes) and a shadow map
+// of written bytes; engines mark what they write, so PSUM accumulation (accumulate=None) and
+// uninitialized reads are decided exactly.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nkisim/dtype.hpp"
+
+namespace nkisim {
+
+// The nki.language buffers (MemoryRegion). `hbm` is an alias of private_hbm on the Python side.
+enum class Buffer : uint8_t { sbuf = 0, psum = 1, private_hbm = 2, shared_hbm = 3 };
+std::string_view buffer_name(Buffer b);
+inline bool is_hbm(Buffer b) { return b == Buffer::private_hbm || b == Buffer::shared_hbm; }
+inline bool is_on_chip(Buffer b) { return !is_hbm(b); }
+
+class Memory;
+
+// One tensor's storage. Immutable placement; shared by every view of the tensor.
+struct Allocation {
+  Buffer buffer = Buffer::private_hbm;
+  std::byte* data = nullptr;     // host address of (start_partition, byte_offset); HBM: first byte
+  uint8_t* written = nullptr;    // shadow with the same layout as data; null = all written
+  int64_t partition_stride = 0;  // host bytes between partitions (on-chip); HBM: 0
+  int start_partition = 0;       // on-chip placement
+  int num_partitions = 1;
+  int64_t byte_offset = 0;       // on-chip: address within each partition
+  int64_t bytes = 0;             // on-chip: bytes per partition; HBM: total bytes
+  int core = -1;                 // owning core for on-chip allocations
+  bool read_only = false;        // a caller's read-only array
+  std::string name;
+  Memory* memory = nullptr;              // on-chip space to return the rectangle to
+  std::shared_ptr<void> keepalive;       // HBM: owned storage or the caller's array
+  std::vector<std::byte> owned;          // HBM allocations made by a kernel
+  std::vector<uint8_t> owned_written;
+
+  Allocation() = default;
+  Allocation(const Allocation&) = delete;
+  Allocation& operator=(const Allocation&) = delete;
+  ~Allocation();
+};
+using AllocationPtr = std::shared_ptr<Allocation>;
+
+// Fill a fresh region with the dtype's sentinel (NaN bit pattern or integer 4).
+void fill_sentinel(DType t, std::byte* p, int64_t bytes);
+
+// Make an HBM allocation owned by the simulator (sentinel-filled, shadow all unwritten).
+AllocationPtr make_hbm(Buffer b, int64_t bytes, DType sentinel_dtype, std::string name);
+// Wrap a caller's buffer without copying; `keepalive` holds it alive while views exist.
+AllocationPtr wrap_hbm(Buffer b, void* data, int64_t bytes, bool read_only,
+                       std::shared_ptr<void> keepalive, std::string name);
+
+// An on-chip address space (one SBUF or one PSUM of one core).
+class Memory {
+ public:
+  Memory(Buffer kind, int partitions, int64_t bytes_per_partition, int64_t bank_bytes, int core);
+  ~Memory();
+  Memory(const Memory&) = delete;
+  Memory& operator=(const Memory&) = delete;
+
+  // Allocate `partitions x bytes` (bytes per partition). `address` = (start partition, byte
+  // offset) pins the placement; otherwise first fit from partition 0. Throws AllocationError
+  // naming the tensor, the request and what is free. PSUM tiles that fit a bank never straddle one.
+  AllocationPtr allocate(int partitions, int64_t bytes, DType dtype, const std::string& name,
+                         std::optional<std::pair<int64_t, int64_t>> address);
+
+  Buffer kind() const { return kind_; }
+  int partitions() const { return partitions_; }
+  int64_t bytes_per_partition() const { return bytes_pp_; }
+  int64_t used_bytes() const;  // per partition, summed over live rectangles' extents (diagnostics)
+  size_t live_allocations() const;
+  int core() const { return core_; }
+
+ private:
+  friend struct Allocation;
+  void release(const Allocation* a);
+
+  struct Block {
+    int p0, np;
+    int64_t off, size;
+    const Allocation* owner;
+  };
+  Buffer kind_;
+  int partitions_;
+  int64_t bytes_pp_;
+  int64_t bank_bytes_;
+  int core_;
+  int64_t host_stride_;  // bytes_pp_ padded so partitions do not alias in the CPU caches
+  std::unique_ptr<std::byte[]> storage_;
+  std::unique_ptr<uint8_t[]> shadow_;
+  mutable std::mutex mu_;
+  std::vector<Block> live_;
+};
+
+}  // namespace nkisim

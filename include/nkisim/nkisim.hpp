@@ -1,0 +1,10 @@
+// nkisim: the C++ API of the NKI CPU simulator (link nkisim::nkisim).
+#pragma once
+
+#include "nkisim/dtype.hpp"
+#include "nkisim/errors.hpp"
+#include "nkisim/interpreter.hpp"
+#include "nkisim/memory.hpp"
+#include "nkisim/op.hpp"
+#include "nkisim/target.hpp"
+#include "nkisim/tensor.hpp"

@@ -1,0 +1,103 @@
+// nkisim: tensors are views (access patterns) over an allocation.
+//
+// A view = allocation + dtype + element offset + dims [(step, count)...], outermost first.
+// On-chip (SBUF/PSUM): dims[0] is the partition dim, its step counts partitions and must be 1;
+// the other steps count elements inside a partition and `offset` is the element offset inside each
+// partition. HBM: every step counts elements of the linear buffer.
+// Slicing, integer indexing, .ap(), .reshape(), .view(dtype) and broadcasting only make new views.
+// Every view is bounds-checked against its allocation when it is made, so executing an
+// instruction never touches memory outside its operands.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "nkisim/dtype.hpp"
+#include "nkisim/memory.hpp"
+
+namespace nkisim {
+
+inline constexpr int kMaxDims = 8;
+
+struct Dim {
+  int64_t step;
+  int64_t count;
+};
+
+// One index of a Python-style key: an integer, or a slice start:stop:step (stop exclusive,
+// already normalised by the caller except for bounds checks), or "all" (":").
+struct IndexItem {
+  enum Kind { integer, slice, all, ellipsis } kind;
+  int64_t start = 0, stop = 0, step = 1;
+};
+
+// A byte-strided layout ready for execution: base address and (count, byte stride) per dim.
+struct Strided {
+  std::byte* base;
+  uint8_t* shadow;  // null when the allocation needs no tracking
+  int ndim;
+  std::array<int64_t, kMaxDims> count;
+  std::array<int64_t, kMaxDims> stride;  // bytes
+};
+
+class Tensor {
+ public:
+  Tensor() = default;
+  // A whole allocation viewed with `shape` (row-major, contiguous).
+  Tensor(AllocationPtr alloc, DType dtype, const std::vector<int64_t>& shape);
+
+  // --- metadata
+  DType dtype() const { return dtype_; }
+  Buffer buffer() const { return alloc_->buffer; }
+  bool on_chip() const { return is_on_chip(alloc_->buffer); }
+  int ndim() const { return ndim_; }
+  const Dim& dim(int i) const { return dims_[i]; }
+  std::vector<int64_t> shape() const;
+  int64_t size() const;                  // elements
+  int64_t partitions() const { return ndim_ ? dims_[0].count : 1; }
+  int64_t free_size() const;             // elements per partition (product of dims[1:])
+  const Allocation& allocation() const { return *alloc_; }
+  const AllocationPtr& allocation_ptr() const { return alloc_; }
+  const std::string& name() const { return alloc_->name; }
+  // Element offset of this view into the base storage flattened row-major (NkiTensor.offset).
+  int64_t flat_offset() const;
+  // [[step, count], ...] in elements of the base storage flattened row-major (get_pattern()).
+  std::vector<std::pair<int64_t, int64_t>> pattern() const;
+  // First partition of the view inside the allocation (on-chip).
+  int64_t start_partition() const { return part_; }
+  bool is_base() const { return is_base_; }
+  std::string describe() const;  // "sbuf bfloat16[128, 512] 'name'"
+
+  // --- views
+  Tensor index(const std::vector<IndexItem>& key) const;
+  Tensor reshape(const std::vector<int64_t>& shape) const;
+  Tensor view_as(DType dtype) const;
+  // .ap(pattern, offset, dtype): explicit access pattern over the base tensor (see the header).
+  Tensor ap(const std::vector<std::pair<int64_t, int64_t>>& pattern, int64_t offset,
+            std::optional<DType> dtype) const;
+  // Repeat size-1 dims (step 0) up to `shape`; same rank.
+  Tensor broadcast_to(const std::vector<int64_t>& shape) const;
+
+  // --- execution
+  Strided strided() const;
+  // Elements per partition of the base allocation in this view's dtype.
+  int64_t base_free_elements() const;
+
+ private:
+  void check_bounds(const char* what) const;
+  bool contiguous_free() const;  // free dims are row-major contiguous from offset
+  bool contiguous_all() const;   // whole view row-major contiguous (HBM)
+
+  AllocationPtr alloc_;
+  DType dtype_ = DType::float32;
+  int ndim_ = 0;
+  bool is_base_ = true;  // a whole allocation or a reshape/view of one (legal .ap() receiver)
+  int64_t part_ = 0;     // first partition (on-chip), relative to the allocation
+  int64_t offset_ = 0;   // element offset (on-chip: inside the partition; HBM: linear)
+  std::array<Dim, kMaxDims> dims_{};
+};
+
+}  // namespace nkisim

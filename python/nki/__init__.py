@@ -1,0 +1,12 @@
+"""nki: run NKI 0.3.0 kernels on the nkisim CPU simulator.
+
+    import nki, nki.language as nl, nki.isa as nisa
+    out = nki.simulate(kernel)(a, b)      # or NKI_SIMULATOR=1 and call kernel(a, b)
+"""
+from . import _core  # noqa: F401  (the C++ simulator)
+from . import isa, language, typing, collectives  # noqa: F401
+from ._kernel import Kernel, jit, simulate, last_launch  # noqa: F401
+from .language import NKIObject  # noqa: F401
+
+__version__ = "0.3.0"
+dtype = str  # type of nl dtypes, for annotations such as `dtype: nki.dtype = nl.bfloat16`

@@ -1,0 +1,293 @@
+"""nki.jit, nki.simulate and the launch of a kernel's programs on the simulator."""
+import functools
+import inspect
+import os
+import threading
+import warnings
+
+import numpy as np
+
+from . import _core, _dtypes, _errors
+from ._errors import NkiValidationError
+
+_state = threading.local()  # .launch, .program_id of the program running on this thread
+
+_JIT_OPTIONS = {"debug_kernel", "show_compiler_tb", "experimental_flags", "additional_compile_opt",
+                "enable_out_of_bound_check", "kernel_return", "name"}
+
+
+class Kernel:
+    """A kernel made by nki.jit. `kernel(*args)` runs it; `kernel[n]` launches n programs (LNC)."""
+
+    def __init__(self, func, grid=None, options=None):
+        if isinstance(func, Kernel):
+            func = func.func
+        self.func = func
+        self.grid = grid
+        self.options = dict(options or {})
+        functools.update_wrapper(self, func)
+
+    def __getitem__(self, grid):
+        if isinstance(grid, (tuple, list)):
+            raise NkiValidationError(
+                f"{self.func.__name__}[{', '.join(map(str, grid))}]: NKI 0.3.0 launches take a "
+                "single number, the LNC degree (kernel[1] or kernel[2]); multi-dimensional grids "
+                "are not supported")
+        if not isinstance(grid, int) or isinstance(grid, bool) or grid < 1:
+            raise NkiValidationError(
+                f"{self.func.__name__}[{grid!r}]: the launch degree must be a positive int "
+                "(1 or 2)")
+        return Kernel(self.func, grid, self.options)
+
+    def __call__(self, *args, **kwargs):
+        if _core.has_current():  # a kernel calling another kernel: just a function call
+            return self.func(*args, **kwargs)
+        if os.environ.get("NKI_SIMULATOR", "") not in ("", "0"):
+            return launch(self, args, kwargs)
+        raise RuntimeError(
+            f"cannot run kernel '{self.func.__name__}': no Neuron device is available here. "
+            "Set NKI_SIMULATOR=1 to run it on the nkisim CPU simulator, or call "
+            f"nki.simulate({self.func.__name__})(...)")
+
+    def with_schedule(self, edges):
+        """Scheduling hints have no effect on a sequential simulator; returns the kernel."""
+        return self
+
+    def __repr__(self):
+        g = f"[{self.grid}]" if self.grid else ""
+        return f"<nki kernel {self.func.__name__}{g}>"
+
+
+def jit(func=None, mode="auto", **kwargs):
+    """Turn a kernel function into a Kernel (usable as @nki.jit or @nki.jit(...))."""
+    if "platform_target" in kwargs:
+        raise NkiValidationError(
+            "nki.jit(platform_target=...) was removed in NKI 0.3.0: select the target with the "
+            "NEURON_PLATFORM_TARGET_OVERRIDE environment variable (trn1, trn2 or trn3)")
+    if mode != "auto":
+        warnings.warn(f"nki.jit(mode={mode!r}) is ignored in NKI 0.3.0: the framework is detected "
+                      "from the argument types", DeprecationWarning, stacklevel=2)
+    unknown = set(kwargs) - _JIT_OPTIONS
+    if unknown:
+        warnings.warn(f"nki.jit: options {sorted(unknown)} are ignored by the simulator",
+                      stacklevel=2)
+    if func is None:
+        return lambda f: Kernel(f, options=kwargs)
+    return Kernel(func, options=kwargs)
+
+
+def simulate(kernel):
+    """A callable that runs `kernel` (a Kernel, kernel[n], or a plain function) on the simulator."""
+    k = kernel if isinstance(kernel, Kernel) else Kernel(kernel)
+
+    @functools.wraps(k.func)
+    def run(*args, **kwargs):
+        if _core.has_current():
+            return k.func(*args, **kwargs)
+        return launch(k, args, kwargs)
+
+    run.kernel = k
+    return run
+
+
+# ---------------------------------------------------------------- launching
+class Launch:
+    """Shared state of the programs of one launch."""
+
+    def __init__(self, n, target):
+        self.n = n
+        self.target = target
+        self.grid_ndim = 1 if n > 1 else 0
+        self.lock = threading.Lock()
+        self.shared = []  # the i-th shared_hbm allocation of every program
+        self.interpreters = []
+
+    def shared_hbm(self, index, shape, dtype, name):
+        with self.lock:
+            if index < len(self.shared):
+                t = self.shared[index]
+                if tuple(t.shape) != tuple(shape) or t._dtype_id != _dtypes.ID[dtype]:
+                    raise NkiValidationError(
+                        f"nl.ndarray: shared_hbm allocation #{index} ('{name}') is "
+                        f"{dtype}{list(shape)} in program {program_id()} but "
+                        f"{_dtypes.ALL[t._dtype_id]}{list(t.shape)} in another program; every "
+                        "program of a launch must allocate the same shared tensors in the same order")
+                return t
+            t = _core.allocate(3, list(shape), _dtypes.ID[dtype], name, None)
+            self.shared.append(t)
+            return t
+
+
+def current_launch():
+    return getattr(_state, "launch", None)
+
+
+def program_id():
+    return getattr(_state, "program_id", 0)
+
+
+def _to_numpy_input(x):
+    """(array for the simulator, torch tensor to return results as, writeback target)."""
+    if type(x).__module__.startswith("torch"):
+        import torch
+        t = x.detach()
+        if t.device.type != "cpu":
+            raise NkiValidationError(f"torch tensor on {t.device}: nkisim runs on the CPU; pass "
+                                     "CPU tensors")
+        src = t if t.is_contiguous() else t.contiguous()
+        if src.dtype == torch.bfloat16:
+            arr = src.view(torch.int16).numpy().view(_dtypes.numpy_dtype("bfloat16"))
+        else:
+            arr = src.numpy()
+        return arr, "torch", (x if src is not t else None)
+    if isinstance(x, np.ndarray):
+        if x.flags.c_contiguous:
+            return x, "numpy", None
+        return np.ascontiguousarray(x), "numpy", x
+    return None, None, None
+
+
+def _wrap_args(args, kwargs, buffer_id, names):
+    """Wrap array arguments as HBM tensors (zero-copy); everything else passes untouched."""
+    writebacks = []
+    framework = ["numpy"]
+
+    def wrap(x, label):
+        if isinstance(x, (tuple, list)) and any(isinstance(v, np.ndarray) or
+                                                type(v).__module__.startswith("torch") for v in x):
+            return type(x)(wrap(v, f"{label}[{i}]") for i, v in enumerate(x))
+        arr, fw, wb = _to_numpy_input(x)
+        if arr is None:
+            return x
+        if fw == "torch":
+            framework[0] = "torch"
+        try:
+            d = _dtypes.lookup(arr.dtype)
+        except (TypeError, ValueError) as e:
+            raise NkiValidationError(f"kernel argument '{label}': {e}") from None
+        if wb is not None:
+            writebacks.append((wb, arr))
+        return _core.wrap(arr, _dtypes.ID[d], buffer_id, label)
+
+    new_args = [wrap(a, names[i] if i < len(names) else f"arg{i}") for i, a in enumerate(args)]
+    new_kwargs = {k: wrap(v, k) for k, v in kwargs.items()}
+    return new_args, new_kwargs, writebacks, framework[0]
+
+
+def _param_names(func):
+    try:
+        return [p.name for p in inspect.signature(func).parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return []
+
+
+def _check_annotations(func, args, kwargs):
+    from .typing import check_annotations
+    check_annotations(func, args, kwargs)
+
+
+def _output(x, framework):
+    if isinstance(x, _core.Tensor):
+        if x._buffer_id in (0, 1):
+            raise NkiValidationError(
+                f"the kernel returned {x!r}, an on-chip tensor; kernel outputs must be HBM tensors "
+                "allocated with nl.ndarray(..., buffer=nl.shared_hbm)")
+        arr = x._numpy(_dtypes.numpy_dtype(_dtypes.ALL[x._dtype_id]))
+        if framework == "torch":
+            import torch
+            if arr.dtype == _dtypes.numpy_dtype("bfloat16"):
+                return torch.from_numpy(arr.view(np.int16)).view(torch.bfloat16)
+            return torch.from_numpy(arr)
+        return arr
+    if isinstance(x, (tuple, list)):
+        return type(x)(_output(v, framework) for v in x)
+    if isinstance(x, dict):
+        return {k: _output(v, framework) for k, v in x.items()}
+    return x
+
+
+def _check_outputs(x, inputs):
+    if isinstance(x, _core.Tensor):
+        if x._buffer_id == 2 and x._alloc_id not in inputs:
+            raise NkiValidationError(
+                f"the kernel returned {x!r} allocated in nl.hbm (private_hbm); kernel outputs "
+                "must be allocated with buffer=nl.shared_hbm")
+    elif isinstance(x, (tuple, list)):
+        for v in x:
+            _check_outputs(v, inputs)
+    elif isinstance(x, dict):
+        for v in x.values():
+            _check_outputs(v, inputs)
+
+
+def launch(kernel, args, kwargs):
+    info = _core.target_info("")
+    n = kernel.grid or 1
+    if n > info["max_lnc"]:
+        raise NkiValidationError(
+            f"{kernel.func.__name__}[{n}]: {info['name']} supports LNC degree up to "
+            f"{info['max_lnc']} (set NEURON_PLATFORM_TARGET_OVERRIDE=trn2 or trn3 for LNC=2)")
+    if os.environ.get("NKI_PRECISE_FP", "1") == "0":
+        warnings.warn("NKI_PRECISE_FP=0 (low-precision tensors stored as float32) is not "
+                      "supported by nkisim: tensors always use their real dtype", stacklevel=3)
+    buffer_id = 3 if n > 1 else 2  # shared_hbm under LNC2, nl.hbm otherwise
+    wargs, wkwargs, writebacks, framework = _wrap_args(args, kwargs, buffer_id,
+                                                             _param_names(kernel.func))
+    _check_annotations(kernel.func, wargs, wkwargs)
+    inputs = {a._alloc_id for a in list(wargs) + list(wkwargs.values()) if isinstance(a, _core.Tensor)}
+    L = Launch(n, info)
+    L.grid_ndim = 1 if kernel.grid else 0
+    L.interpreters = [_core.Interpreter(info["name"], i, n) for i in range(n)]
+    results = [None] * n
+    errors = [None] * n
+
+    def program(i):
+        _state.launch, _state.program_id, _state.shared_count = L, i, 0
+        _core.set_current(L.interpreters[i])
+        try:
+            results[i] = kernel.func(*wargs, **wkwargs)
+        except BaseException as e:  # reported by the launching thread
+            errors[i] = e
+        finally:
+            _core.clear_current()
+            _state.launch = None
+
+    if n == 1:
+        program(0)
+    else:
+        threads = [threading.Thread(target=program, args=(i,), name=f"nki-program-{i}")
+                   for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    for e in errors:
+        if e is not None:
+            raise e
+    for wb, arr in writebacks:
+        _writeback(wb, arr)
+    out = results[0]
+    _check_outputs(out, inputs)
+    last_launch.stats = {"instructions": sum(i.instruction_count() for i in L.interpreters),
+                         "by_op": [i.instruction_counts() for i in L.interpreters]}
+    return _output(out, framework)
+
+
+def _writeback(original, arr):
+    if isinstance(original, np.ndarray):
+        np.copyto(original, arr)
+    else:  # torch
+        import torch
+        src = torch.from_numpy(arr.view(np.int16)).view(torch.bfloat16) \
+            if arr.dtype == _dtypes.numpy_dtype("bfloat16") else torch.from_numpy(arr)
+        with torch.no_grad():
+            original.copy_(src.reshape(original.shape))
+
+
+class _LastLaunch:
+    """Statistics of the most recent launch (nki.simulate.stats)."""
+    stats = None
+
+
+last_launch = _LastLaunch()

@@ -1,0 +1,490 @@
+"""nki.language: buffers, dtypes, tensors, iterators and the convenience ops of NKI 0.3.0.
+
+Every op here is a composition of nki.isa instructions (as NKI's own standard library is), so it
+gets the interpreter's validation, counting and tracing; none has a numeric path of its own.
+"""
+import builtins as _b
+import contextlib as _contextlib
+import dataclasses as _dataclasses
+import enum as _enum
+
+import numpy as _np
+
+from .. import _core, _dtypes, _errors, _kernel, _ops
+from .. import isa as _isa
+from .._errors import NkiUnsupportedError as _Unsupported
+from .._errors import NkiValidationError as _Invalid
+
+
+# ---------------------------------------------------------------- buffers
+class MemoryRegion(_enum.Enum):
+    sbuf = "sbuf"
+    psum = "psum"
+    private_hbm = "private_hbm"
+    shared_hbm = "shared_hbm"
+
+
+sbuf = MemoryRegion.sbuf
+psum = MemoryRegion.psum
+private_hbm = MemoryRegion.private_hbm
+hbm = MemoryRegion.private_hbm
+shared_hbm = MemoryRegion.shared_hbm
+_BUFFER_ID = {sbuf: 0, psum: 1, private_hbm: 2, shared_hbm: 3}
+_BUFFERS = [sbuf, psum, private_hbm, shared_hbm]
+
+
+def is_hbm(buffer):
+    return buffer in (private_hbm, shared_hbm)
+
+
+def is_on_chip(buffer):
+    return buffer in (sbuf, psum)
+
+
+def is_psum(buffer):
+    return buffer is psum
+
+
+def is_sbuf(buffer):
+    return buffer is sbuf
+
+
+def _buffer_id(buffer, fn):
+    if buffer.__class__ is MemoryRegion:
+        return _BUFFER_ID[buffer]
+    _errors.fail(_Invalid, f"nl.{fn}: buffer must be one of nl.sbuf, nl.psum, nl.hbm, "
+                           f"nl.private_hbm, nl.shared_hbm, found {buffer!r}")
+
+
+# ---------------------------------------------------------------- dtypes
+(bool_, int8, int16, int32, uint8, uint16, uint32, float16, float32, bfloat16, tfloat32,
+ float8_e4m3, float8_e4m3fn, float8_e5m2, float8_e5m2_x4, float8_e4m3fn_x4,
+ float4_e2m1fn_x4) = _dtypes.ALL
+bool = bool_  # noqa: A001  (seen in kernels as nl.bool)
+
+
+def _dtype(d, fn):
+    try:
+        return _dtypes.lookup(d)
+    except (TypeError, ValueError) as e:
+        _errors.fail(_Invalid, f"nl.{fn}: dtype: {e}")
+
+
+# ---------------------------------------------------------------- tile sizes
+class tile_size:
+    """Hardware tile limits (elements unless stated)."""
+    pmax = 128
+    psum_fmax = 512
+    gemm_stationary_fmax = 128
+    gemm_moving_fmax = 512
+    bn_stats_fmax = 512
+    psum_min_align = 4
+    sbuf_min_align = 1
+    total_available_sbuf_size = _core.target_info("")["sbuf_bytes_per_partition"]
+
+
+# ---------------------------------------------------------------- tensors
+NkiTensor = _core.Tensor
+NkiTensor.__module__ = "nki.language"
+NkiTensor.dtype = property(lambda self: _dtypes.ALL[self._dtype_id], doc="the dtype (nl.float32, ...)")
+NkiTensor.buffer = property(lambda self: _BUFFERS[self._buffer_id], doc="the MemoryRegion")
+
+
+def _view(self, dtype):
+    """Reinterpret the bits as another dtype (a different size scales the last dimension)."""
+    try:
+        return self._view(_dtypes.ID[_dtype(dtype, "view")])
+    except _errors.ERRORS as e:
+        _errors.reraise(e)
+
+
+def _ap(self, pattern, offset=0, scalar_offset=None, vector_offset=None, indirect_dim=0, dtype=None):
+    """An explicit access pattern [[step, num], ...] over this (base) tensor."""
+    if scalar_offset is not None or vector_offset is not None:
+        _errors.fail(_Unsupported, ".ap(scalar_offset=..., vector_offset=...): dynamic and indirect "
+                                   "access patterns are not implemented by nkisim yet")
+    try:
+        pat = [(int(p[0]), int(p[1])) for p in pattern]
+        return self._ap(pat, int(offset), -1 if dtype is None else _dtypes.ID[_dtype(dtype, "ap")])
+    except _errors.ERRORS as e:
+        _errors.reraise(e)
+
+
+def _reshape(self, *shape):
+    try:
+        return NkiTensor._reshape_core(self, *shape)
+    except _errors.ERRORS as e:
+        _errors.reraise(e)
+
+
+def _getitem(self, key):
+    try:
+        return NkiTensor._getitem_core(self, key)
+    except _errors.ERRORS as e:
+        _errors.reraise(e)
+
+
+NkiTensor._getitem_core = NkiTensor.__getitem__
+NkiTensor._reshape_core = NkiTensor.reshape
+NkiTensor.__getitem__ = _getitem
+NkiTensor.reshape = _reshape
+NkiTensor.view = _view
+NkiTensor.ap = _ap
+
+
+class NKIObject:
+    """Base class of user classes passed into kernels (dataclass semantics)."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" not in cls.__dict__ and cls.__dict__.get("__annotations__"):
+            _dataclasses.dataclass(cls)
+
+
+# ---------------------------------------------------------------- creation
+def _shape(shape, fn):
+    if isinstance(shape, int):
+        shape = (shape,)
+    try:
+        return [int(s) for s in shape]
+    except TypeError:
+        _errors.fail(_Invalid, f"nl.{fn}: shape must be a tuple of ints, found {shape!r}")
+
+
+def ndarray(shape, dtype, buffer=sbuf, name="", address=None):
+    """Allocate an uninitialised tensor (filled with sentinels: NaN for floats, 4 for ints)."""
+    bid = _buffer_id(buffer, "ndarray")
+    d = _dtype(dtype, "ndarray")
+    shp = _shape(shape, "ndarray")
+    try:
+        if bid == 3:
+            L = _kernel.current_launch()
+            if L is not None and L.n > 1:
+                st = _kernel._state
+                i = st.shared_count
+                st.shared_count += 1
+                return L.shared_hbm(i, shp, d, name)
+        if address is not None:
+            address = (int(address[0]), int(address[1]))
+        return _core.allocate(bid, shp, _dtypes.ID[d], name or "", address)
+    except _errors.ERRORS as e:
+        _errors.reraise(e)
+
+
+def _fill(t, value):
+    d = t.dtype
+    v = int(value) if _np.issubdtype(d.numpy, _np.integer) or d == "bool" else float(value)
+    if is_on_chip(t.buffer):
+        _isa.memset(t, v)
+        return t
+    # HBM: stage a filled SBUF row and DMA it over the tensor.
+    flat = t.reshape((t.size,))
+    chunk = _b.min(t.size, 8192)
+    row = ndarray((1, chunk), d, buffer=sbuf)
+    _isa.memset(row, v)
+    for s in range(0, t.size, chunk):
+        n = _b.min(chunk, t.size - s)
+        _isa.dma_copy(flat[s:s + n], row[0:1, 0:n])
+    return t
+
+
+def zeros(shape, dtype, buffer=sbuf, name=""):
+    return _fill(ndarray(shape, dtype, buffer=buffer, name=name), 0)
+
+
+def ones(shape, dtype, buffer=sbuf, name=""):
+    return _fill(ndarray(shape, dtype, buffer=buffer, name=name), 1)
+
+
+def full(shape, fill_value, dtype, buffer=sbuf, name=""):
+    return _fill(ndarray(shape, dtype, buffer=buffer, name=name), fill_value)
+
+
+def zeros_like(x, dtype=None, buffer=None, name=""):
+    return zeros(x.shape, dtype or x.dtype, buffer=buffer or sbuf, name=name)
+
+
+def empty_like(x, dtype=None, buffer=None, name=""):
+    return ndarray(x.shape, dtype or x.dtype, buffer=buffer or x.buffer, name=name)
+
+
+def shared_identity_matrix(n, dtype="uint8", dst=None):
+    """An n x n identity in SBUF (iota of column - row, compared with 0)."""
+    t = dst if dst is not None else ndarray((n, n), dtype, buffer=sbuf)
+    idx = ndarray((n, n), int32, buffer=sbuf)
+    _isa.iota(idx, [[1, n]], offset=0, channel_multiplier=-1)
+    _isa.tensor_scalar(t, idx, op0=equal, operand0=0.0)
+    return t
+
+
+# ---------------------------------------------------------------- moving data
+def load(src, dtype=None):
+    """A new SBUF tile holding `src` (HBM), optionally cast to `dtype`."""
+    t = ndarray(src.shape, dtype or src.dtype, buffer=sbuf)
+    _isa.dma_copy(t, src)
+    return t
+
+
+def store(dst, value):
+    """Write the SBUF tile `value` into HBM `dst`."""
+    _isa.dma_copy(dst, value)
+
+
+def copy(x, dtype=None):
+    """A copy of `x` on the same buffer (scalar engine, values pass through float32)."""
+    t = ndarray(x.shape, dtype or x.dtype, buffer=x.buffer)
+    _isa.activation(t, copy, x)
+    return t
+
+
+def matmul(x, y, transpose_x=False):
+    """x.T @ y (transpose_x=True, x is [K, M]) or x @ y (x is [M, K]), into a new PSUM tile."""
+    if not transpose_x:
+        xt = transpose(x)
+        xs = ndarray(xt.shape, xt.dtype, buffer=sbuf)
+        _isa.tensor_copy(xs, xt)
+        x = xs
+    out = ndarray((x.shape[-1] if x.ndim == 2 else _np.prod(x.shape[1:]), y.size // y.shape[0]),
+                  float32, buffer=psum)
+    _isa.nc_matmul(out, x, y)
+    return out
+
+
+def transpose(x, dtype=None):
+    """2-D partition/free transpose of `x` into a new PSUM tile (tensor engine)."""
+    f = x.size // x.shape[0]
+    t = ndarray((f, x.shape[0]), x.dtype, buffer=psum)
+    _isa.nc_transpose(t, x)
+    if dtype is not None and _dtypes.lookup(dtype) != x.dtype:
+        c = ndarray(t.shape, dtype, buffer=psum)
+        _isa.tensor_copy(c, t)
+        return c
+    return t
+
+
+# ---------------------------------------------------------------- element-wise math
+def _promote(a, b):
+    if a == b:
+        return a
+    fa, fb = _np.issubdtype(a.numpy, _np.floating) or a.numpy.kind == "V", \
+        _np.issubdtype(b.numpy, _np.floating) or b.numpy.kind == "V"
+    return float32 if (fa or fb) else int32
+
+
+def _is_tile(x):
+    return isinstance(x, NkiTensor)
+
+
+def _make_binary(opname):
+    def op(x, y, dtype=None):
+        tx, ty = _is_tile(x), _is_tile(y)
+        if tx and ty:
+            if tuple(x.shape) != tuple(y.shape):
+                _errors.fail(_Invalid, f"nl.{opname}: tiles of shapes {tuple(x.shape)} and "
+                                       f"{tuple(y.shape)} differ; NKI 0.3.0 does not broadcast "
+                                       "between tiles (use a scalar or a (P, 1) tile with nisa.tensor_scalar)")
+            out = ndarray(x.shape, dtype or _promote(x.dtype, y.dtype), buffer=sbuf)
+            _isa.tensor_tensor(out, x, y, op)
+        elif tx or ty:
+            if opname == "power" and tx:
+                _errors.fail(_Unsupported, "nl.power(tile, scalar) is not supported in NKI 0.3.0: "
+                                           "pass the exponent as a tile")
+            t, s = (x, y) if tx else (y, x)
+            out = ndarray(t.shape, dtype or t.dtype, buffer=sbuf)
+            _isa.tensor_scalar(out, t, op, s, reverse0=not tx)
+        else:
+            _errors.fail(_Invalid, f"nl.{opname}: one operand must be a tile, found "
+                                   f"{type(x).__name__} and {type(y).__name__}")
+        return out
+    op.__name__ = op.__qualname__ = opname
+    op.__doc__ = f"Element-wise {opname} of two tiles, or of a tile and a scalar."
+    return op
+
+
+def _make_activation(opname):
+    def op(x, dtype=None):
+        out = ndarray(x.shape, dtype or x.dtype, buffer=sbuf)
+        _isa.activation(out, op, x)
+        return out
+    op.__name__ = op.__qualname__ = opname
+    op.__doc__ = f"Element-wise {opname} on the scalar engine."
+    return op
+
+
+for _n in ["bitwise_and", "bitwise_or", "bitwise_xor", "left_shift", "right_shift", "add",
+           "subtract", "multiply", "maximum", "minimum", "equal", "not_equal", "greater_equal",
+           "greater", "less_equal", "less", "logical_and", "logical_or", "logical_xor", "power"]:
+    globals()[_n] = _make_binary(_n)
+for _n in ["square", "sigmoid", "relu", "gelu", "gelu_dx", "gelu_apprx_tanh",
+           "gelu_apprx_sigmoid", "gelu_apprx_sigmoid_dx", "silu", "silu_dx", "tanh", "softplus",
+           "mish", "erf", "erf_dx", "exp", "log", "sin", "arctan", "sqrt", "rsqrt", "reciprocal",
+           "sign", "abs"]:
+    globals()[_n] = _make_activation(_n)
+del _n
+
+
+def invert(x, dtype=None):
+    """Bitwise NOT of an integer tile."""
+    out = ndarray(x.shape, dtype or x.dtype, buffer=sbuf)
+    _isa.tensor_scalar(out, x, invert, 0)
+    return out
+
+
+def logical_not(x, dtype=None):
+    """1 - x for 0/1 inputs (XOR with 1)."""
+    out = ndarray(x.shape, dtype or x.dtype, buffer=sbuf)
+    _isa.tensor_scalar(out, x, logical_xor, 1.0)
+    return out
+
+
+def negative(x, dtype=None):
+    out = ndarray(x.shape, dtype or x.dtype, buffer=sbuf)
+    _isa.tensor_scalar(out, x, multiply, -1.0)
+    return out
+
+
+# ---------------------------------------------------------------- reductions
+def _axes(x, axis, fn):
+    ax = [axis] if isinstance(axis, int) else list(axis)
+    return [a + x.ndim if a < 0 else a for a in ax]
+
+
+def _reduce(opname, op, x, axis, dtype, keepdims):
+    ax = _axes(x, axis, opname)
+    shape = [1 if i in ax else s for i, s in enumerate(x.shape)] if keepdims else \
+        [s for i, s in enumerate(x.shape) if i not in ax]
+    if len(shape) < 2:
+        shape = shape + [1] * (2 - len(shape))
+    out = ndarray(shape, dtype or x.dtype, buffer=sbuf)
+    _isa.tensor_reduce(out, op, x, ax, keepdims=keepdims)
+    return out
+
+
+def sum(x, axis, dtype=None, keepdims=False):  # noqa: A001
+    return _reduce("sum", add, x, axis, dtype, keepdims)
+
+
+def max(x, axis, dtype=None, keepdims=False):  # noqa: A001
+    return _reduce("max", maximum, x, axis, dtype, keepdims)
+
+
+def min(x, axis, dtype=None, keepdims=False):  # noqa: A001
+    return _reduce("min", minimum, x, axis, dtype, keepdims)
+
+
+def prod(x, axis, dtype=None, keepdims=False):
+    return _reduce("prod", multiply, x, axis, dtype, keepdims)
+
+
+def all(x, axis, dtype=None):  # noqa: A001
+    return _reduce("all", logical_and, x, axis, dtype, False)
+
+
+def mean(x, axis, dtype=None, keepdims=False):
+    s = _reduce("mean", add, x, axis, float32, keepdims)
+    count = x.size // s.size
+    out = ndarray(s.shape, dtype or x.dtype, buffer=sbuf)
+    _isa.tensor_scalar(out, s, multiply, 1.0 / count)
+    return out
+
+
+def softmax(x, axis=-1, dtype=None):
+    """exp(x - max) / sum(exp(x - max)) over all free axes of each partition."""
+    ax = sorted(_axes(x, axis, "softmax"))
+    if ax != list(range(1, x.ndim)):
+        _errors.fail(_Unsupported, f"nl.softmax over axes {ax} of a {x.ndim}-D tile: nkisim "
+                                   "implements softmax over all free axes only")
+    p = x.shape[0]
+    neg_max = ndarray((p, 1), float32, buffer=sbuf)
+    _isa.tensor_reduce(neg_max, maximum, x, ax, negate=True, keepdims=True)
+    e = ndarray(x.shape, float32, buffer=sbuf)
+    total = ndarray((p, 1), float32, buffer=sbuf)
+    _isa.activation(e, exp, x, bias=neg_max, reduce_op=add, reduce_res=total,
+                    reduce_cmd=_isa.reduce_cmd.reset_reduce)
+    _isa.reciprocal(total, total)
+    out = ndarray(x.shape, dtype or x.dtype, buffer=sbuf)
+    _isa.tensor_scalar(out, e, multiply, total)
+    return out
+
+
+# ---------------------------------------------------------------- iterators and launch grid
+def _range(start, stop=None, step=1):
+    if stop is None:
+        start, stop = 0, start
+    return range(int(start), int(stop), int(step))
+
+
+def static_range(start, stop=None, step=1):
+    """A compile-time (unrolled) loop: a Python range."""
+    return _range(start, stop, step)
+
+
+def affine_range(start, stop=None, step=1):
+    """Deprecated alias of static_range (iterations have no loop-carried dependency)."""
+    return _range(start, stop, step)
+
+
+def sequential_range(start, stop=None, step=1):
+    """Deprecated alias of static_range (iterations may depend on each other)."""
+    return _range(start, stop, step)
+
+
+range = static_range  # noqa: A001  (nl.range, seen in kernels)
+
+
+def ds(start, size):
+    """A dynamic-slice index: t[nl.ds(s, n)] is t[s:s+n]."""
+    if not isinstance(start, (int, _np.integer)) or not isinstance(size, (int, _np.integer)):
+        _errors.fail(_Unsupported, f"nl.ds({start!r}, {size!r}): register-valued (dynamic) slices "
+                                   "are not implemented by nkisim yet; use ints")
+    return slice(int(start), int(start) + int(size), 1)
+
+
+def program_id(axis=0):
+    """Index of the running program along `axis` of the launch grid (0 without a grid)."""
+    if axis != 0:
+        _errors.fail(_Invalid, f"nl.program_id(axis={axis}): NKI 0.3.0 grids have one axis")
+    return _kernel.program_id()
+
+
+def num_programs(axes=0):
+    """Number of programs along `axes` (1 without a grid)."""
+    L = _kernel.current_launch()
+    return L.n if L is not None else 1
+
+
+def program_ndim():
+    """Number of launch-grid dimensions (0 without a grid)."""
+    L = _kernel.current_launch()
+    return L.grid_ndim if L is not None else 0
+
+
+@_contextlib.contextmanager
+def no_reorder():
+    """Keep program order inside the block (execution is already sequential here)."""
+    yield
+
+
+def device_print(print_prefix, tensor):
+    """Print a tensor's current values immediately."""
+    arr = tensor._numpy(tensor.dtype.numpy)
+    print(print_prefix, arr, flush=True)
+
+
+# ---------------------------------------------------------------- not implemented yet
+def _absent(fname):
+    def f(*args, **kwargs):
+        _errors.fail(_Unsupported, f"nl.{fname} is not implemented by nkisim yet")
+    f.__name__ = f.__qualname__ = fname
+    return f
+
+
+for _n in ["load_transpose2d", "rand", "random_seed", "shared_constant", "arctan_", "ceil",
+           "floor", "trunc", "cos", "tan", "dropout", "rms_norm", "var", "broadcast_to",
+           "expand_dims", "where", "gather_flattened", "dynamic_range", "divide", "fmod", "mod"]:
+    if not _n.endswith("_"):
+        globals()[_n] = _absent(_n)
+del _n
+
+# nl.copy doubles as the identity activation.
+_ops.register(globals())

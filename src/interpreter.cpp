@@ -1,0 +1,56 @@
+#include "nkisim/interpreter.hpp"
+
+#include <numeric>
+
+#include "nkisim/errors.hpp"
+
+namespace nkisim {
+
+namespace {
+thread_local Interpreter* g_current = nullptr;
+
+constexpr OpInfo kOpInfo[] = {
+#define NKISIM_OP(n, S, e, g) {#n, e, g},
+#include "nkisim/ops.def"
+#undef NKISIM_OP
+};
+}  // namespace
+
+const OpInfo& op_info(OpKind k) { return kOpInfo[static_cast<int>(k)]; }
+
+Interpreter::Interpreter(const Target& target, int core_id, int num_cores)
+    : target_(target),
+      core_id_(core_id),
+      num_cores_(num_cores),
+      sbuf_(Buffer::sbuf, target.partitions, target.sbuf_bytes_per_partition, 0, core_id),
+      psum_(Buffer::psum, target.partitions, target.psum_bytes_per_partition,
+            target.psum_bank_bytes, core_id) {}
+
+Tensor Interpreter::allocate(Buffer b, const std::vector<int64_t>& shape, DType dtype,
+                             const std::string& name,
+                             std::optional<std::pair<int64_t, int64_t>> address) {
+  Memory& m = b == Buffer::psum ? psum_ : sbuf_;
+  int64_t free_elems = 1;
+  for (size_t i = 1; i < shape.size(); ++i) free_elems *= shape[i];
+  const int64_t p = shape.empty() ? 1 : shape[0];
+  if (p > target_.partitions || p < 1)
+    throw AllocationError("cannot allocate " + std::string(buffer_name(b)) + " tensor '" + name +
+                          "': partition dimension " + std::to_string(p) + " must be in [1, " +
+                          std::to_string(target_.partitions) + "] (nl.tile_size.pmax)");
+  auto a = m.allocate(static_cast<int>(p), free_elems * static_cast<int64_t>(size_of(dtype)),
+                      dtype, name, address);
+  return Tensor(std::move(a), dtype, shape);
+}
+
+uint64_t Interpreter::instruction_count() const {
+  return std::accumulate(counts_.begin(), counts_.end(), uint64_t{0});
+}
+
+void Interpreter::notify(OpKind k, const OpBase& op) {
+  for (auto& o : observers_) o->on_op(k, op, *this);
+}
+
+Interpreter* Interpreter::current() { return g_current; }
+void Interpreter::set_current(Interpreter* in) { g_current = in; }
+
+}  // namespace nkisim

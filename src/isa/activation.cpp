@@ -1,0 +1,80 @@
+// nisa.activation: dst = op(data * scale + bias), with an optional per-partition sum of the
+// activated values into the scalar engine's accumulators (reduce_cmd) and a read-out (reduce_res).
+#include "isa/common.hpp"
+
+namespace nkisim {
+using namespace isa;
+
+void validate(const ActivationOp& op, const Interpreter& in) {
+  const Check c{"activation"};
+  c.buffer_in("dst", op.dst, kOnChip, in);
+  c.buffer_in("data", op.data, kOnChip, in);
+  c.writable("dst", op.dst);
+  c.max_partitions("data", op.data, in.target().partitions);
+  c.not_packed("data", op.data);
+  c.not_packed("dst", op.dst);
+  c.same_layout("dst", op.dst, "data", op.data);
+  const int64_t P = op.data.partitions();
+  c.scalar_or_vector("scale", op.scale, P, /*float32_only=*/true, in);
+  c.scalar_or_vector("bias", op.bias, P, /*float32_only=*/false, in);
+  if (op.bias.tile)
+    c.require(op.bias.tile->dtype() != DType::tfloat32, "bias", "cannot be tfloat32");
+  if (in.target().gen == Gen::gen2) {
+    c.require(!op.bias.present || op.bias.tile.has_value(), "bias",
+              "must be a (P, 1) vector on trn1, not a Python number");
+    c.require(!(op.op == ActFn::reciprocal && op.bias.present), "bias",
+              "op=nl.reciprocal cannot take a bias on trn1");
+  }
+  if (op.reduce_op != AluOp::none)
+    c.require(op.reduce_op == AluOp::add, "reduce_op",
+              "must be nl.add, found " + std::string(alu_name(op.reduce_op)));
+  c.require(op.reduce_cmd != ReduceCmd::load_reduce, "reduce_cmd",
+            "load_reduce is not available on activation (it has no initial value operand)");
+  if (op.reduce_res) {
+    const Tensor& r = *op.reduce_res;
+    c.buffer_in("reduce_res", r, kOnChip, in);
+    c.writable("reduce_res", r);
+    c.require(r.partitions() == P && r.free_size() == 1, "reduce_res",
+              "must have shape (" + std::to_string(P) + ", 1), found " + shape_of(r));
+  }
+}
+
+void execute(ActivationOp& op, Interpreter& in) {
+  const Rows d = rows_of(op.dst), a = rows_of(op.data);
+  const int64_t P = d.nrows;
+  // Accumulator lanes are physical partitions.
+  const int64_t lane0 = op.data.allocation().start_partition + op.data.start_partition();
+  float* acc = in.scalar_acc.data() + lane0;
+  const bool accumulate = op.reduce_cmd == ReduceCmd::reduce || op.reduce_cmd == ReduceCmd::reset_reduce;
+  if (op.reduce_cmd == ReduceCmd::reset || op.reduce_cmd == ReduceCmd::reset_reduce)
+    std::fill(acc, acc + P, 0.f);
+  for_blocks(P, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
+    const int64_t n = nr * nc;
+    float* x = lanes<float>(0, n);
+    load<float>(a, r0, nr, c0, nc, x);
+    if (op.scale.tile || (op.scale.present && op.scale.value != 1.0)) {
+      float* s = lanes<float>(1, n);
+      float* pr = lanes<float>(2, nr);
+      operand_rows(op.scale.present ? op.scale : Operand::scalar(1.0), r0, nr, pr);
+      expand_rows(pr, nr, nc, s);
+      alu_binary(AluOp::multiply, x, x, s, n);
+    }
+    if (op.bias.present && (op.bias.tile || op.bias.value != 0.0)) {
+      float* b = lanes<float>(1, n);
+      float* pr = lanes<float>(2, nr);
+      operand_rows(op.bias, r0, nr, pr);
+      expand_rows(pr, nr, nc, b);
+      alu_binary(AluOp::add, x, x, b, n);
+    }
+    act_apply(op.op, x, n);
+    if (accumulate) {
+      float* sums = lanes<float>(3, nr);
+      alu_reduce(AluOp::add, x, nr, nc, sums);
+      for (int64_t r = 0; r < nr; ++r) acc[r0 + r] += sums[r];
+    }
+    store<float>(d, r0, nr, c0, nc, x);
+  });
+  if (op.reduce_res) store<float>(rows_of(*op.reduce_res), 0, P, 0, 1, acc);
+}
+
+}  // namespace nkisim

@@ -1,0 +1,204 @@
+// The ALU and activation tables as vectorized Eigen array expressions. The op is decided once per
+// call (the switch), never per element.
+#include <Eigen/Core>
+#include <cmath>
+#include <limits>
+#include <unsupported/Eigen/SpecialFunctions>
+
+#include "isa/common.hpp"
+
+namespace nkisim::isa {
+
+namespace {
+using AF = Eigen::Array<float, Eigen::Dynamic, 1>;
+using MapF = Eigen::Map<AF>;
+using CMapF = Eigen::Map<const AF>;
+
+template <class A, class B>
+void arith(AluOp op, MapF& o, const A& a, const B& b) {
+  switch (op) {
+    case AluOp::add: o = a + b; break;
+    case AluOp::subtract: o = a - b; break;
+    case AluOp::multiply: o = a * b; break;
+    case AluOp::maximum: o = a.max(b); break;
+    case AluOp::minimum: o = a.min(b); break;
+    case AluOp::equal: o = (a == b).template cast<float>(); break;
+    case AluOp::not_equal: o = (a != b).template cast<float>(); break;
+    case AluOp::greater_equal: o = (a >= b).template cast<float>(); break;
+    case AluOp::greater: o = (a > b).template cast<float>(); break;
+    case AluOp::less_equal: o = (a <= b).template cast<float>(); break;
+    case AluOp::less: o = (a < b).template cast<float>(); break;
+    case AluOp::logical_and: o = ((a != 0.f) && (b != 0.f)).template cast<float>(); break;
+    case AluOp::logical_or: o = ((a != 0.f) || (b != 0.f)).template cast<float>(); break;
+    case AluOp::logical_xor: o = ((a != 0.f) != (b != 0.f)).template cast<float>(); break;
+    case AluOp::rsqrt: o = a.rsqrt(); break;
+    case AluOp::reciprocal: o = a.inverse(); break;
+    case AluOp::abs: o = a.abs(); break;
+    case AluOp::power: o = a.pow(b); break;
+    default:
+      throw UnsupportedError("ALU op " + std::string(alu_name(op)) +
+                             " has no float32 implementation (bitvec ops need integer dtypes)");
+  }
+}
+}  // namespace
+
+void alu_binary(AluOp op, float* o, const float* a, const float* b, int64_t n) {
+  MapF O(o, n);
+  CMapF A(a, n), B(b, n);
+  arith(op, O, A, B);
+}
+
+void alu_scalar(AluOp op, float* o, const float* a, float s, bool reverse, int64_t n) {
+  MapF O(o, n);
+  CMapF A(a, n);
+  const auto S = AF::Constant(n, s);
+  if (reverse) arith(op, O, S, A);
+  else arith(op, O, A, S);
+}
+
+void alu_binary(AluOp op, int64_t* o, const int64_t* a, const int64_t* b, int64_t n) {
+  // Integer lanes: bitvec ops on raw bits, arithmetic exact in 64 bits (wrapped on store).
+  switch (op) {
+#define NKISIM_INT_LOOP(expr) \
+  for (int64_t i = 0; i < n; ++i) o[i] = (expr); \
+  break
+    case AluOp::invert: NKISIM_INT_LOOP(~a[i]);
+    case AluOp::bitwise_and: NKISIM_INT_LOOP(a[i] & b[i]);
+    case AluOp::bitwise_or: NKISIM_INT_LOOP(a[i] | b[i]);
+    case AluOp::bitwise_xor: NKISIM_INT_LOOP(a[i] ^ b[i]);
+    case AluOp::left_shift:
+      NKISIM_INT_LOOP((b[i] < 0 || b[i] > 63) ? 0 : static_cast<int64_t>(static_cast<uint64_t>(a[i]) << b[i]));
+    case AluOp::right_shift:
+      NKISIM_INT_LOOP((b[i] < 0 || b[i] > 63) ? 0 : static_cast<int64_t>(static_cast<uint64_t>(a[i]) >> b[i]));
+    case AluOp::add: NKISIM_INT_LOOP(a[i] + b[i]);
+    case AluOp::subtract: NKISIM_INT_LOOP(a[i] - b[i]);
+    case AluOp::multiply: NKISIM_INT_LOOP(a[i] * b[i]);
+    case AluOp::maximum: NKISIM_INT_LOOP(std::max(a[i], b[i]));
+    case AluOp::minimum: NKISIM_INT_LOOP(std::min(a[i], b[i]));
+    case AluOp::equal: NKISIM_INT_LOOP(a[i] == b[i]);
+    case AluOp::not_equal: NKISIM_INT_LOOP(a[i] != b[i]);
+    case AluOp::greater_equal: NKISIM_INT_LOOP(a[i] >= b[i]);
+    case AluOp::greater: NKISIM_INT_LOOP(a[i] > b[i]);
+    case AluOp::less_equal: NKISIM_INT_LOOP(a[i] <= b[i]);
+    case AluOp::less: NKISIM_INT_LOOP(a[i] < b[i]);
+    case AluOp::logical_and: NKISIM_INT_LOOP((a[i] != 0) && (b[i] != 0));
+    case AluOp::logical_or: NKISIM_INT_LOOP((a[i] != 0) || (b[i] != 0));
+    case AluOp::logical_xor: NKISIM_INT_LOOP((a[i] != 0) != (b[i] != 0));
+    case AluOp::abs: NKISIM_INT_LOOP(a[i] < 0 ? -a[i] : a[i]);
+#undef NKISIM_INT_LOOP
+    default:
+      throw UnsupportedError("ALU op " + std::string(alu_name(op)) +
+                             " has no exact integer implementation");
+  }
+}
+
+namespace {
+template <class T>
+T reduce_identity(AluOp op) {
+  switch (op) {
+    case AluOp::multiply: case AluOp::logical_and: return T(1);
+    case AluOp::bitwise_and: return T(-1);
+    case AluOp::maximum: return std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
+    case AluOp::minimum: return std::numeric_limits<T>::has_infinity ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::max();
+    default: return T(0);
+  }
+}
+}  // namespace
+
+void alu_reduce(AluOp op, const float* a, int64_t groups, int64_t len, float* out) {
+  using M = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  Eigen::Map<const M> A(a, groups, len);
+  Eigen::Map<AF> O(out, groups);
+  switch (op) {
+    case AluOp::add: O = A.rowwise().sum(); break;
+    case AluOp::multiply: O = A.rowwise().prod(); break;
+    case AluOp::maximum: O = A.rowwise().maxCoeff(); break;
+    case AluOp::minimum: O = A.rowwise().minCoeff(); break;
+    case AluOp::subtract:  // a0 - a1 - a2 - ...
+      O = A.col(0) - (A.rowwise().sum() - A.col(0));
+      break;
+    case AluOp::logical_and: O = (A != 0.f).rowwise().all().cast<float>(); break;
+    case AluOp::logical_or: O = (A != 0.f).rowwise().any().cast<float>(); break;
+    case AluOp::logical_xor:
+      O = (A != 0.f).cast<int>().rowwise().sum().unaryExpr([](int v) { return float(v & 1); });
+      break;
+    default:
+      throw UnsupportedError("reduction op " + std::string(alu_name(op)) +
+                             " has no float32 implementation");
+  }
+}
+
+void alu_reduce(AluOp op, const int64_t* a, int64_t groups, int64_t len, int64_t* out) {
+  for (int64_t g = 0; g < groups; ++g) {
+    const int64_t* x = a + g * len;
+    int64_t acc = op == AluOp::subtract ? x[0] : reduce_identity<int64_t>(op);
+    for (int64_t i = op == AluOp::subtract ? 1 : 0; i < len; ++i) {
+      switch (op) {
+        case AluOp::bitwise_and: acc &= x[i]; break;
+        case AluOp::bitwise_or: acc |= x[i]; break;
+        case AluOp::bitwise_xor: acc ^= x[i]; break;
+        case AluOp::add: acc += x[i]; break;
+        case AluOp::subtract: acc -= x[i]; break;
+        case AluOp::multiply: acc *= x[i]; break;
+        case AluOp::maximum: acc = std::max(acc, x[i]); break;
+        case AluOp::minimum: acc = std::min(acc, x[i]); break;
+        case AluOp::logical_and: acc = acc && x[i]; break;
+        case AluOp::logical_or: acc = acc || x[i]; break;
+        case AluOp::logical_xor: acc = (acc != 0) != (x[i] != 0); break;
+        default:
+          throw UnsupportedError("reduction op " + std::string(alu_name(op)) +
+                                 " has no integer implementation");
+      }
+    }
+    out[g] = acc;
+  }
+}
+
+void act_apply(ActFn f, float* x, int64_t n) {
+  MapF X(x, n);
+  constexpr float kInvSqrt2 = 0.70710678118654752f;
+  constexpr float kInvSqrt2Pi = 0.39894228040143268f;
+  constexpr float k2InvSqrtPi = 1.12837916709551257f;
+  switch (f) {
+    case ActFn::copy: break;
+    case ActFn::square: X = X.square(); break;
+    case ActFn::sigmoid: X = X.logistic(); break;
+    case ActFn::relu: X = X.max(0.f); break;
+    case ActFn::gelu: X = 0.5f * X * (1.f + (X * kInvSqrt2).erf()); break;
+    case ActFn::gelu_dx:
+      X = 0.5f * (1.f + (X * kInvSqrt2).erf()) + X * kInvSqrt2Pi * (-0.5f * X.square()).exp();
+      break;
+    case ActFn::gelu_apprx_tanh:
+      X = 0.5f * X * (1.f + (0.7978845608f * (X + 0.044715f * X.cube())).tanh());
+      break;
+    case ActFn::gelu_apprx_sigmoid: X = X * (1.702f * X).logistic(); break;
+    case ActFn::gelu_apprx_sigmoid_dx: {
+      AF s = (1.702f * X).logistic();
+      X = s + 1.702f * X * s * (1.f - s);
+      break;
+    }
+    case ActFn::silu: X = X * X.logistic(); break;
+    case ActFn::silu_dx: {
+      AF s = X.logistic();
+      X = s * (1.f + X * (1.f - s));
+      break;
+    }
+    case ActFn::tanh: X = X.tanh(); break;
+    case ActFn::softplus: X = X.max(0.f) + (-X.abs()).exp().log1p(); break;
+    case ActFn::mish: X = X * (X.max(0.f) + (-X.abs()).exp().log1p()).tanh(); break;
+    case ActFn::erf: X = X.erf(); break;
+    case ActFn::erf_dx: X = k2InvSqrtPi * (-X.square()).exp(); break;
+    case ActFn::exp: X = X.exp(); break;
+    case ActFn::log: X = X.log(); break;
+    case ActFn::sin: X = X.sin(); break;
+    case ActFn::arctan: X = X.atan(); break;
+    case ActFn::sqrt: X = X.sqrt(); break;
+    case ActFn::rsqrt: X = X.rsqrt(); break;
+    case ActFn::reciprocal: X = X.inverse(); break;
+    case ActFn::sign: X = X.sign(); break;
+    case ActFn::abs: X = X.abs(); break;
+    default: throw UnsupportedError("unknown activation function");
+  }
+}
+
+}  // namespace nkisim::isa

@@ -1,0 +1,416 @@
+#include "isa/common.hpp"
+
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+namespace nkisim::isa {
+
+// ---------------------------------------------------------------- validation
+std::string shape_of(const Tensor& t) {
+  std::ostringstream o;
+  o << "[";
+  for (int d = 0; d < t.ndim(); ++d) o << (d ? ", " : "") << t.dim(d).count;
+  o << "]";
+  return o.str();
+}
+
+void Check::fail(std::string_view operand, const std::string& rule) const {
+  std::string m = "nki.isa." + std::string(op);
+  if (!operand.empty()) m += ": " + std::string(operand);
+  m += ": " + rule;
+  throw ValidationError(m);
+}
+
+void Check::buffer_in(std::string_view operand, const Tensor& t, unsigned allowed,
+                      const Interpreter& in) const {
+  if (!(allowed & (1u << static_cast<int>(t.buffer())))) {
+    std::string list;
+    if (allowed & kSbuf) list += "sbuf";
+    if (allowed & kPsum) list += list.empty() ? "psum" : " or psum";
+    if (allowed & kHbm) list += list.empty() ? "hbm" : " or hbm";
+    fail(operand, "must be in " + list + ", found a tensor in " +
+                      std::string(buffer_name(t.buffer())) + " (" + t.describe() + ")");
+  }
+  if (t.on_chip() && t.allocation().core != in.core_id())
+    fail(operand, t.describe() + " lives in the " + std::string(buffer_name(t.buffer())) +
+                      " of core " + std::to_string(t.allocation().core) +
+                      ", but this instruction runs on core " + std::to_string(in.core_id()));
+}
+
+void Check::max_partitions(std::string_view operand, const Tensor& t, int64_t max) const {
+  if (t.partitions() > max)
+    fail(operand, "partition dimension " + std::to_string(t.partitions()) +
+                      " exceeds the maximum " + std::to_string(max) + " (shape " + shape_of(t) +
+                      ")");
+}
+
+void Check::same_layout(std::string_view operand, const Tensor& t, std::string_view ref_name,
+                        const Tensor& ref) const {
+  if (t.partitions() != ref.partitions())
+    fail(operand, "partition dimension " + std::to_string(t.partitions()) + " (shape " +
+                      shape_of(t) + ") must equal that of " + std::string(ref_name) + ", " +
+                      std::to_string(ref.partitions()) + " (shape " + shape_of(ref) + ")");
+  if (t.free_size() != ref.free_size())
+    fail(operand, std::to_string(t.free_size()) + " elements per partition (shape " + shape_of(t) +
+                      ") must equal those of " + std::string(ref_name) + ", " +
+                      std::to_string(ref.free_size()) + " (shape " + shape_of(ref) + ")");
+}
+
+void Check::writable(std::string_view operand, const Tensor& t) const {
+  if (t.allocation().read_only)
+    fail(operand, t.describe() + " wraps a read-only array and cannot be written");
+}
+
+void Check::not_packed(std::string_view operand, const Tensor& t) const {
+  if (is_packed(t.dtype()))
+    fail(operand, "packed dtype " + std::string(name(t.dtype())) +
+                      " cannot be computed on by this instruction (only moved by dma_copy or "
+                      "consumed by nc_matmul_mx)");
+}
+
+void Check::scalar_or_vector(std::string_view operand, const Operand& o, int64_t partitions,
+                             bool float32_only, const Interpreter& in) const {
+  if (!o.present || !o.tile) return;
+  const Tensor& t = *o.tile;
+  buffer_in(operand, t, kOnChip, in);
+  if (t.partitions() != partitions || t.free_size() != 1)
+    fail(operand, "a vector operand must have shape (" + std::to_string(partitions) +
+                      ", 1), one value per partition, found shape " + shape_of(t));
+  if (float32_only && t.dtype() != DType::float32)
+    fail(operand, "a vector operand of an arithmetic op must be float32, found " +
+                      std::string(name(t.dtype())));
+}
+
+void Check::engine_in(Engine e, std::initializer_list<Engine> allowed) const {
+  if (e == Engine::unknown) return;
+  for (Engine a : allowed)
+    if (a == e) return;
+  std::string list;
+  for (Engine a : allowed) list += (list.empty() ? "" : ", ") + std::string(engine_name(a));
+  fail("engine", "this instruction runs on " + list + ", not on the " +
+                     std::string(engine_name(e)) + " engine");
+}
+
+bool all_int(std::initializer_list<const Tensor*> ts) {
+  for (const Tensor* t : ts)
+    if (t && !is_int(t->dtype())) return false;
+  return true;
+}
+
+// ---------------------------------------------------------------- operands
+namespace {
+Rows collapse(const Tensor& t, bool flat) {
+  Strided s = t.strided();
+  Rows r;
+  r.base = s.base;
+  r.shadow = s.shadow;
+  r.dtype = t.dtype();
+  r.es = static_cast<int>(size_of(t.dtype()));
+  r.nrows = flat ? 1 : s.count[0];
+  r.row_stride = flat ? 0 : s.stride[0];
+  // Collapse free dims: drop size-1 dims, merge (outer, inner) when outer stride = inner span.
+  int n = 0;
+  for (int d = flat ? 0 : 1; d < s.ndim; ++d) {
+    if (s.count[d] == 1) continue;
+    if (n > 0 && r.fstride[n - 1] == s.stride[d] * s.count[d]) {
+      r.fcount[n - 1] *= s.count[d];
+      r.fstride[n - 1] = s.stride[d];
+    } else {
+      r.fcount[n] = s.count[d];
+      r.fstride[n] = s.stride[d];
+      ++n;
+    }
+  }
+  if (n == 0) {
+    r.fcount[0] = 1;
+    r.fstride[0] = r.es;
+    n = 1;
+  }
+  r.nfd = n;
+  r.ncols = 1;
+  for (int d = 0; d < n; ++d) r.ncols *= r.fcount[d];
+  r.contiguous = (n == 1 && r.fstride[0] == r.es);
+  return r;
+}
+}  // namespace
+
+Rows rows_of(const Tensor& t) { return collapse(t, false); }
+Rows flat_of(const Tensor& t) { return collapse(t, true); }
+
+namespace {
+// Visit the contiguous-in-index runs of row `r`, columns [c0, c0+nc): f(ptr, stride_bytes, len).
+template <class F>
+inline void for_runs(const Rows& v, std::byte* base, int64_t r, int64_t c0, int64_t nc, F&& f) {
+  std::byte* row = base + r * v.row_stride;
+  const int last = v.nfd - 1;
+  if (last == 0) {
+    f(row + c0 * v.fstride[0], v.fstride[0], nc);
+    return;
+  }
+  int64_t idx[kMaxDims];
+  int64_t rem = c0;
+  for (int d = last; d >= 0; --d) {
+    idx[d] = rem % v.fcount[d];
+    rem /= v.fcount[d];
+  }
+  while (nc > 0) {
+    std::byte* p = row;
+    for (int d = 0; d < last; ++d) p += idx[d] * v.fstride[d];
+    const int64_t len = std::min(nc, v.fcount[last] - idx[last]);
+    f(p + idx[last] * v.fstride[last], v.fstride[last], len);
+    nc -= len;
+    idx[last] = 0;
+    for (int d = last - 1; d >= 0; --d) {
+      if (++idx[d] < v.fcount[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+template <class E>
+inline void copy_strided_out(const std::byte* p, int64_t stride, int64_t len, std::byte* out) {
+  const E* src = nullptr;
+  E* o = reinterpret_cast<E*>(out);
+  for (int64_t i = 0; i < len; ++i) {
+    std::memcpy(&o[i], p + i * stride, sizeof(E));
+  }
+  (void)src;
+}
+template <class E>
+inline void copy_strided_in(std::byte* p, int64_t stride, int64_t len, const std::byte* in) {
+  const E* s = reinterpret_cast<const E*>(in);
+  for (int64_t i = 0; i < len; ++i) std::memcpy(p + i * stride, &s[i], sizeof(E));
+}
+template <class Fn>
+inline void by_size(int es, Fn&& fn) {
+  switch (es) {
+    case 1: fn(uint8_t{}); break;
+    case 2: fn(uint16_t{}); break;
+    case 4: fn(uint32_t{}); break;
+    default: fn(uint64_t{}); break;
+  }
+}
+}  // namespace
+
+void gather_raw(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, void* out) {
+  std::byte* o = static_cast<std::byte*>(out);
+  by_size(v.es, [&](auto tag) {
+    using E = decltype(tag);
+    for (int64_t r = r0; r < r0 + nr; ++r)
+      for_runs(v, v.base, r, c0, nc, [&](std::byte* p, int64_t stride, int64_t len) {
+        if (stride == static_cast<int64_t>(sizeof(E))) std::memcpy(o, p, len * sizeof(E));
+        else copy_strided_out<E>(p, stride, len, o);
+        o += len * sizeof(E);
+      });
+  });
+}
+
+void scatter_raw(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, const void* in) {
+  const std::byte* s = static_cast<const std::byte*>(in);
+  by_size(v.es, [&](auto tag) {
+    using E = decltype(tag);
+    for (int64_t r = r0; r < r0 + nr; ++r)
+      for_runs(v, v.base, r, c0, nc, [&](std::byte* p, int64_t stride, int64_t len) {
+        if (stride == static_cast<int64_t>(sizeof(E))) std::memcpy(p, s, len * sizeof(E));
+        else copy_strided_in<E>(p, stride, len, s);
+        s += len * sizeof(E);
+      });
+  });
+  mark_written(v, r0, nr, c0, nc);
+}
+
+void mark_written(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
+  if (v.shadow == nullptr) return;
+  std::byte* sbase = reinterpret_cast<std::byte*>(v.shadow);
+  for (int64_t r = r0; r < r0 + nr; ++r)
+    for_runs(v, sbase, r, c0, nc, [&](std::byte* p, int64_t stride, int64_t len) {
+      if (stride == v.es) {
+        std::memset(p, 1, len * v.es);
+      } else {
+        for (int64_t i = 0; i < len; ++i) std::memset(p + i * stride, 1, v.es);
+      }
+    });
+}
+
+void load_written(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, uint8_t* out) {
+  if (v.shadow == nullptr) {
+    std::memset(out, 1, static_cast<size_t>(nr * nc));
+    return;
+  }
+  std::byte* sbase = reinterpret_cast<std::byte*>(v.shadow);
+  for (int64_t r = r0; r < r0 + nr; ++r)
+    for_runs(v, sbase, r, c0, nc, [&](std::byte* p, int64_t stride, int64_t len) {
+      for (int64_t i = 0; i < len; ++i) *out++ = static_cast<uint8_t>(p[i * stride]);
+    });
+}
+
+namespace {
+inline void cvt_in(DType t, const void* src, float* dst, size_t n) { to_f32(t, src, dst, n); }
+inline void cvt_in(DType t, const void* src, int64_t* dst, size_t n) {
+  to_i64(t, src, dst, n, /*raw_bits=*/false);
+}
+inline void cvt_out(DType t, const float* src, void* dst, size_t n) { from_f32(t, src, dst, n); }
+inline void cvt_out(DType t, const int64_t* src, void* dst, size_t n) { from_i64(t, src, dst, n); }
+}  // namespace
+
+template <class T>
+void load(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, T* out) {
+  // Long contiguous rows convert straight from memory; anything else is gathered first.
+  if (v.contiguous && nc >= 64) {
+    for (int64_t r = 0; r < nr; ++r)
+      cvt_in(v.dtype, v.base + (r0 + r) * v.row_stride + c0 * v.es, out + r * nc, nc);
+    return;
+  }
+  const int64_t n = nr * nc;
+  std::byte* raw = scratch_raw(7, static_cast<size_t>(n) * v.es);
+  gather_raw(v, r0, nr, c0, nc, raw);
+  cvt_in(v.dtype, raw, out, n);
+}
+
+template <class T>
+void store(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, const T* in) {
+  if (v.contiguous && nc >= 64) {
+    for (int64_t r = 0; r < nr; ++r)
+      cvt_out(v.dtype, in + r * nc, v.base + (r0 + r) * v.row_stride + c0 * v.es, nc);
+    mark_written(v, r0, nr, c0, nc);
+    return;
+  }
+  const int64_t n = nr * nc;
+  std::byte* raw = scratch_raw(7, static_cast<size_t>(n) * v.es);
+  cvt_out(v.dtype, in, raw, n);
+  scatter_raw(v, r0, nr, c0, nc, raw);
+}
+
+template void load<float>(const Rows&, int64_t, int64_t, int64_t, int64_t, float*);
+template void load<int64_t>(const Rows&, int64_t, int64_t, int64_t, int64_t, int64_t*);
+template void store<float>(const Rows&, int64_t, int64_t, int64_t, int64_t, const float*);
+template void store<int64_t>(const Rows&, int64_t, int64_t, int64_t, int64_t, const int64_t*);
+
+namespace {
+struct Scratch {
+  std::vector<float> f[8];
+  std::vector<int64_t> i[8];
+  std::vector<std::byte> raw[8];
+};
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+template <class V>
+auto* grow(V& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+}  // namespace
+
+float* scratch_f(int slot, size_t n) { return grow(scratch().f[slot], n); }
+int64_t* scratch_i(int slot, size_t n) { return grow(scratch().i[slot], n); }
+std::byte* scratch_raw(int slot, size_t n) { return grow(scratch().raw[slot], n); }
+
+void operand_rows(const Operand& o, int64_t r0, int64_t nr, float* out) {
+  if (!o.tile) {
+    std::fill(out, out + nr, static_cast<float>(o.value));
+    return;
+  }
+  Rows v = rows_of(*o.tile);
+  load<float>(v, r0, nr, 0, 1, out);
+}
+
+void expand_rows(const float* per_row, int64_t nr, int64_t nc, float* out) {
+  for (int64_t r = 0; r < nr; ++r) std::fill(out + r * nc, out + (r + 1) * nc, per_row[r]);
+}
+
+// ---------------------------------------------------------------- both cores
+namespace {
+// One helper thread; the caller runs the other half. A busy helper (the other program of an LNC2
+// launch is using it) means the caller runs everything itself.
+class Helper {
+ public:
+  Helper() : t_([this] { loop(); }) {}
+  ~Helper() {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    t_.join();
+  }
+  bool try_run(const std::function<void()>& job) {
+    std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
+    if (!busy.owns_lock()) return false;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      job_ = &job;
+      done_ = false;
+    }
+    cv_.notify_all();
+    held_ = std::move(busy);
+    return true;
+  }
+  void wait() {
+    std::unique_lock<std::mutex> g(mu_);
+    cv_.wait(g, [&] { return done_; });
+    held_.unlock();
+  }
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> g(mu_);
+    for (;;) {
+      cv_.wait(g, [&] { return stop_ || job_ != nullptr; });
+      if (stop_) return;
+      const std::function<void()>* j = job_;
+      job_ = nullptr;
+      g.unlock();
+      (*j)();
+      g.lock();
+      done_ = true;
+      cv_.notify_all();
+    }
+  }
+  std::mutex mu_, busy_;
+  std::unique_lock<std::mutex> held_;
+  std::condition_variable cv_;
+  const std::function<void()>* job_ = nullptr;
+  bool done_ = true, stop_ = false;
+  std::thread t_;
+};
+Helper& helper() {
+  static Helper h;
+  return h;
+}
+}  // namespace
+
+void parallel_rows(int64_t nrows, int64_t work, const std::function<void(int64_t, int64_t)>& f) {
+  (void)work;
+  if (std::thread::hardware_concurrency() < 2 || nrows < 2) {
+    f(0, nrows);
+    return;
+  }
+  const int64_t mid = nrows / 2;
+  std::exception_ptr err;
+  std::function<void()> job = [&] {
+    try {
+      f(mid, nrows);
+    } catch (...) {
+      err = std::current_exception();
+    }
+  };
+  if (!helper().try_run(job)) {
+    f(0, nrows);
+    return;
+  }
+  try {
+    f(0, mid);
+  } catch (...) {
+    helper().wait();
+    throw;
+  }
+  helper().wait();
+  if (err) std::rethrow_exception(err);
+}
+
+}  // namespace nkisim::isa

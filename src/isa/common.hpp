@@ -1,0 +1,152 @@
+// nkisim internal: the machinery every instruction body shares.
+//
+//  - Check: one-line preconditions with uniform messages
+//    ("nki.isa.<op>: <operand>: <rule>, found <x>").
+//  - Rows: an operand prepared for execution (partitions x free elements, free dims collapsed).
+//  - load<T>/store<T>: move a block of rows x columns between an operand and a contiguous lane
+//    buffer of T (float for arithmetic, int64_t for exact integer paths), converting dtypes once.
+//    store marks the written bytes in the allocation's shadow map.
+//  - for_blocks: walk partitions x free elements in cache-sized blocks, across both cores for
+//    large instructions.
+//  - alu_binary / alu_unary / act_apply: the ALU and activation tables as vectorized Eigen loops.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "nkisim/errors.hpp"
+#include "nkisim/interpreter.hpp"
+#include "nkisim/op.hpp"
+#include "nkisim/tensor.hpp"
+
+namespace nkisim::isa {
+
+// ---------------------------------------------------------------- validation
+inline constexpr unsigned kSbuf = 1u << static_cast<int>(Buffer::sbuf);
+inline constexpr unsigned kPsum = 1u << static_cast<int>(Buffer::psum);
+inline constexpr unsigned kHbm =
+    (1u << static_cast<int>(Buffer::private_hbm)) | (1u << static_cast<int>(Buffer::shared_hbm));
+inline constexpr unsigned kOnChip = kSbuf | kPsum;
+
+struct Check {
+  std::string_view op;
+
+  [[noreturn]] void fail(std::string_view operand, const std::string& rule) const;
+  void require(bool ok, std::string_view operand, const std::string& rule) const {
+    if (!ok) fail(operand, rule);
+  }
+  // Operand lives in one of the buffers of `allowed` (a mask of kSbuf, kPsum, kHbm), and an
+  // on-chip operand belongs to this core.
+  void buffer_in(std::string_view operand, const Tensor& t, unsigned allowed,
+                 const Interpreter& in) const;
+  void max_partitions(std::string_view operand, const Tensor& t, int64_t max) const;
+  // Same partition count and same elements per partition as `ref`.
+  void same_layout(std::string_view operand, const Tensor& t, std::string_view ref_name,
+                   const Tensor& ref) const;
+  void writable(std::string_view operand, const Tensor& t) const;
+  void not_packed(std::string_view operand, const Tensor& t) const;
+  // A scalar, or a (P, 1) tile on SBUF/PSUM matching `partitions`, optionally float32 only.
+  void scalar_or_vector(std::string_view operand, const Operand& o, int64_t partitions,
+                        bool float32_only, const Interpreter& in) const;
+  void engine_in(Engine e, std::initializer_list<Engine> allowed) const;
+};
+
+std::string shape_of(const Tensor& t);
+using Named = std::pair<const char*, const Tensor*>;  // "[128, 512]"
+
+// ---------------------------------------------------------------- operands
+struct Rows {
+  std::byte* base = nullptr;
+  uint8_t* shadow = nullptr;
+  DType dtype = DType::float32;
+  int es = 4;
+  int64_t nrows = 1;
+  int64_t row_stride = 0;  // bytes between partitions (or outer HBM rows)
+  int nfd = 0;             // collapsed free dims, outermost first
+  int64_t fcount[kMaxDims] = {};
+  int64_t fstride[kMaxDims] = {};  // bytes
+  int64_t ncols = 1;               // free elements per row
+  bool contiguous = false;         // each row is one contiguous run
+};
+Rows rows_of(const Tensor& t);
+
+// Copy raw elements of rows [r0, r0+nr) x columns [c0, c0+nc) into / out of a contiguous buffer.
+void gather_raw(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, void* out);
+void scatter_raw(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, const void* in);
+void mark_written(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc);
+
+template <class T>
+void load(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, T* out);
+template <class T>
+void store(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, const T* in);
+
+// A view as one flat row (every dim, partition dim included, in row-major order): for DMA.
+Rows flat_of(const Tensor& t);
+// Written flags (1 = written) of each element of a block, row-major.
+void load_written(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, uint8_t* out);
+
+// Per-thread scratch lanes: slot i (0..7) holds at least n elements. Slot 7 of raw is used by
+// load/store.
+float* scratch_f(int slot, size_t n);
+int64_t* scratch_i(int slot, size_t n);
+std::byte* scratch_raw(int slot, size_t bytes);
+template <class T>
+T* lanes(int slot, size_t n) {
+  if constexpr (std::is_same_v<T, float>) return scratch_f(slot, n);
+  else return scratch_i(slot, n);
+}
+
+// Blocks of about kBlockElems elements: whole rows when rows are short, row segments otherwise.
+inline constexpr int64_t kBlockElems = 8192;
+// Run `f(r0, nr, c0, nc)` over all blocks of nrows x ncols; rows are split across both cores
+// when the instruction is large. `f` must only touch its own block.
+template <class F>
+void for_blocks(int64_t nrows, int64_t ncols, F&& f);
+void parallel_rows(int64_t nrows, int64_t work, const std::function<void(int64_t, int64_t)>& f);
+
+template <class F>
+void for_blocks(int64_t nrows, int64_t ncols, F&& f) {
+  auto body = [&](int64_t ra, int64_t rb) {
+    if (ncols >= kBlockElems) {
+      for (int64_t r = ra; r < rb; ++r)
+        for (int64_t c = 0; c < ncols; c += kBlockElems) f(r, 1, c, std::min(kBlockElems, ncols - c));
+    } else {
+      const int64_t step = std::max<int64_t>(1, kBlockElems / ncols);
+      for (int64_t r = ra; r < rb; r += step) f(r, std::min(step, rb - r), 0, ncols);
+    }
+  };
+  if (nrows * ncols < (int64_t{1} << 16) || nrows < 2) {
+    body(0, nrows);
+  } else {
+    parallel_rows(nrows, nrows * ncols, body);
+  }
+}
+
+// Per-partition operand values for rows [r0, r0+nr): a scalar broadcast, or the (P,1) tile.
+void operand_rows(const Operand& o, int64_t r0, int64_t nr, float* out);
+// Expand per-row values to a block of nr x nc.
+void expand_rows(const float* per_row, int64_t nr, int64_t nc, float* out);
+
+// ---------------------------------------------------------------- math
+// o = a op b, element-wise over n lanes (o may alias a or b). Unary ops ignore b.
+void alu_binary(AluOp op, float* o, const float* a, const float* b, int64_t n);
+void alu_binary(AluOp op, int64_t* o, const int64_t* a, const int64_t* b, int64_t n);
+// o = a op s for one scalar s (or s op a when reverse).
+void alu_scalar(AluOp op, float* o, const float* a, float s, bool reverse, int64_t n);
+// Reduce each of `groups` consecutive runs of `len` lanes to one value.
+void alu_reduce(AluOp op, const float* a, int64_t groups, int64_t len, float* out);
+void alu_reduce(AluOp op, const int64_t* a, int64_t groups, int64_t len, int64_t* out);
+// Activation function in place.
+void act_apply(ActFn f, float* x, int64_t n);
+
+// Engines compute in float32 unless every operand is an integer type and the op is bitvec (or an
+// exact integer GpSimd path applies): then lanes are int64.
+bool all_int(std::initializer_list<const Tensor*> ts);
+
+}  // namespace nkisim::isa

@@ -1,0 +1,203 @@
+// nisa.nc_matmul: dst[M, N] (+)= stationary[K, M].T @ moving[K, N] on the tensor engine, float32
+// products and accumulation in PSUM. accumulate=None: the first write to a PSUM location
+// overwrites, later writes accumulate (decided per element from the PSUM shadow map).
+#include <Eigen/Core>
+#include <cstring>
+
+#include "isa/common.hpp"
+
+namespace nkisim {
+using namespace isa;
+
+namespace {
+bool is_mm_input(DType t) {
+  switch (t) {
+    case DType::float8_e4m3: case DType::float8_e5m2: case DType::bfloat16: case DType::float16:
+    case DType::tfloat32: case DType::float32: return true;
+    default: return false;
+  }
+}
+bool is_fp8(DType t) { return t == DType::float8_e4m3 || t == DType::float8_e5m2; }
+bool is_wide(DType t) { return t == DType::float32 || t == DType::tfloat32; }
+
+// Contraction rows: K partitions, or 2K with double_row (each partition holds two rows).
+int64_t k_rows(const MatmulOp& op) {
+  return op.perf_mode == PerfMode::double_row ? 2 * op.stationary.partitions()
+                                              : op.stationary.partitions();
+}
+
+using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+void transpose_exact(MatmulOp& op) {
+  // Transpose mode on trn2+: a bit-exact data movement dst = stationary.T.
+  const Rows s = rows_of(op.stationary), d = rows_of(op.dst);
+  const int64_t K = s.nrows, M = s.ncols;
+  if (op.dst.dtype() == op.stationary.dtype()) {
+    const int64_t es = s.es;
+    std::byte* in = scratch_raw(0, static_cast<size_t>(K * M * es));
+    std::byte* out = scratch_raw(1, static_cast<size_t>(K * M * es));
+    gather_raw(s, 0, K, 0, M, in);
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t m = 0; m < M; ++m) std::memcpy(out + (m * K + k) * es, in + (k * M + m) * es, es);
+    scatter_raw(d, 0, M, 0, K, out);
+    return;
+  }
+  float* in = lanes<float>(0, K * M);
+  float* out = lanes<float>(1, K * M);
+  load<float>(s, 0, K, 0, M, in);
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t m = 0; m < M; ++m) out[m * K + k] = in[k * M + m];
+  store<float>(d, 0, M, 0, K, out);
+}
+}  // namespace
+
+void validate(const MatmulOp& op, const Interpreter& in) {
+  const Check c{"nc_matmul"};
+  const Target& tg = in.target();
+  c.buffer_in("stationary", op.stationary, kSbuf, in);
+  c.buffer_in("moving", op.moving, kSbuf, in);
+  c.buffer_in("dst", op.dst, kPsum, in);
+  c.writable("dst", op.dst);
+  const DType ts = op.stationary.dtype(), tm = op.moving.dtype(), td = op.dst.dtype();
+  c.require(is_mm_input(ts), "stationary",
+            "dtype must be one of float8_e4m3, float8_e5m2, bfloat16, float16, tfloat32, float32, "
+            "found " + std::string(name(ts)));
+  c.require(is_mm_input(tm), "moving",
+            "dtype must be one of float8_e4m3, float8_e5m2, bfloat16, float16, tfloat32, float32, "
+            "found " + std::string(name(tm)));
+  c.require(is_wide(ts) == is_wide(tm), "moving",
+            "if either input is float32/tfloat32 both must be, found stationary " +
+                std::string(name(ts)) + " and moving " + std::string(name(tm)));
+  const int64_t K = op.stationary.partitions();
+  c.require(op.moving.partitions() == K, "moving",
+            "partition (contraction) dimension " + std::to_string(op.moving.partitions()) +
+                " must equal stationary's " + std::to_string(K));
+  c.require(K <= tg.matmul_max_k, "stationary",
+            "partition (contraction) dimension " + std::to_string(K) + " exceeds the maximum " +
+                std::to_string(tg.matmul_max_k));
+  // On trn1 is_transpose only labels the instruction: the math below applies unchanged.
+  if (op.is_transpose && tg.gen != Gen::gen2) {
+    const int64_t M = op.stationary.free_size();
+    c.require(op.moving.free_size() == K, "moving",
+              "transpose mode needs a [" + std::to_string(K) + ", " + std::to_string(K) +
+                  "] identity as moving, found " + shape_of(op.moving));
+    c.require(op.dst.partitions() == M && op.dst.free_size() == K, "dst",
+              "transpose mode writes stationary.T with shape [" + std::to_string(M) + ", " +
+                  std::to_string(K) + "], found " + shape_of(op.dst));
+    const bool same = td == ts || (is_fp8(ts) && size_of(td) == 2) || td == DType::float32;
+    c.require(same, "dst", "transpose mode needs dst dtype " + std::string(name(ts)) +
+                               " (or float32), found " + std::string(name(td)));
+    c.require(M <= 128, "stationary", "transpose mode takes at most 128 free elements");
+    return;
+  }
+  if (tg.gen == Gen::gen4)
+    c.require(td == DType::float32 || td == DType::bfloat16, "dst",
+              "dtype must be float32 or bfloat16 on trn3, found " + std::string(name(td)));
+  else
+    c.require(td == DType::float32, "dst",
+              "dtype must be float32 on " + std::string(tg.name) + ", found " + std::string(name(td)));
+  int64_t M = op.stationary.free_size(), N = op.moving.free_size();
+  if (op.perf_mode == PerfMode::double_row) {
+    c.require(tg.gen != Gen::gen2, "perf_mode", "double_row needs trn2 or newer");
+    c.require(is_fp8(ts) && is_fp8(tm), "perf_mode",
+              "double_row takes float8_e4m3/float8_e5m2 inputs, found " + std::string(name(ts)) +
+                  " and " + std::string(name(tm)));
+    c.require(op.stationary.ndim() == 3 && op.stationary.dim(1).count == 2, "stationary",
+              "double_row needs shape [K, 2, M], found " + shape_of(op.stationary));
+    c.require(op.moving.ndim() == 3 && op.moving.dim(1).count == 2, "moving",
+              "double_row needs shape [K, 2, N], found " + shape_of(op.moving));
+    c.require(op.tile_size.empty() || op.tile_size[1] == 128, "tile_size",
+              "double_row cannot be combined with column tiling");
+    M /= 2;
+    N /= 2;
+  }
+  c.require(M <= tg.matmul_max_stationary_free, "stationary",
+            "free size " + std::to_string(M) + " exceeds the maximum " +
+                std::to_string(tg.matmul_max_stationary_free) + " (nl.tile_size.gemm_stationary_fmax)");
+  c.require(N <= tg.matmul_max_moving_free, "moving",
+            "free size " + std::to_string(N) + " exceeds the maximum " +
+                std::to_string(tg.matmul_max_moving_free) + " on " + std::string(tg.name));
+  c.require(op.dst.partitions() == M && op.dst.free_size() == N, "dst",
+            "must have shape [" + std::to_string(M) + ", " + std::to_string(N) +
+                "] (stationary free x moving free), found " + shape_of(op.dst));
+  // One accumulation target per bank on trn1/trn2.
+  if (tg.gen != Gen::gen4) {
+    const Strided s = op.dst.strided();
+    int64_t lo = 0, hi = 0;
+    for (int d = 1; d < s.ndim; ++d) hi += (s.count[d] - 1) * s.stride[d];
+    const int64_t base = op.dst.allocation().byte_offset +
+                         (s.base - op.dst.allocation().data) % op.dst.allocation().partition_stride;
+    lo += base;
+    hi += base + static_cast<int64_t>(size_of(td)) - 1;
+    c.require(lo / tg.psum_bank_bytes == hi / tg.psum_bank_bytes, "dst",
+              "spans PSUM bytes [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                  "] which cross a 2 KiB bank boundary; a matmul writes one bank on " +
+                  std::string(tg.name));
+  }
+  if (!op.tile_position.empty() || !op.tile_size.empty()) {
+    c.require(op.tile_position.size() == 2 && op.tile_size.size() == 2, "tile_position",
+              "tile_position and tile_size must both be given as (row, column) pairs");
+    for (int i = 0; i < 2; ++i) {
+      const int64_t sz = op.tile_size[i], st = op.tile_position[i];
+      const bool ok = sz == 128 || sz == 64 || (sz == 32 && tg.gen != Gen::gen2);
+      c.require(ok, "tile_size",
+                std::string(i ? "column" : "row") + " size must be 128, 64" +
+                    (tg.gen != Gen::gen2 ? " or 32" : "") + ", found " + std::to_string(sz));
+      c.require(st >= 0 && st < 128 && st % sz == 0, "tile_position",
+                std::string(i ? "column" : "row") + " start " + std::to_string(st) +
+                    " must be a multiple of the tile size " + std::to_string(sz) + " below 128");
+    }
+    c.require(K <= op.tile_size[0], "stationary",
+              "partition size " + std::to_string(K) + " exceeds the tile row size " +
+                  std::to_string(op.tile_size[0]));
+    c.require(M <= op.tile_size[1], "stationary",
+              "free size " + std::to_string(M) + " exceeds the tile column size " +
+                  std::to_string(op.tile_size[1]));
+  }
+}
+
+void execute(MatmulOp& op, Interpreter& in) {
+  if (op.is_transpose && in.target().gen != Gen::gen2) {
+    transpose_exact(op);
+    return;
+  }
+  const Rows s = rows_of(op.stationary), m = rows_of(op.moving), d = rows_of(op.dst);
+  const int64_t K = k_rows(op);
+  const int64_t M = d.nrows, N = d.ncols;
+  // With double_row a partition holds rows (p, 0) and (p, 1): [K, 2, M] row-major = [2K, M].
+  float* S = lanes<float>(0, K * M);
+  float* V = lanes<float>(1, K * N);
+  float* R = lanes<float>(2, M * N);
+  load<float>(s, 0, s.nrows, 0, s.ncols, S);
+  load<float>(m, 0, m.nrows, 0, m.ncols, V);
+  Eigen::Map<const RowMat> Sm(S, K, M), Vm(V, K, N);
+  Eigen::Map<RowMat> Rm(R, M, N);
+  if (M * N * K >= (int64_t{1} << 21) && N >= 64) {
+    // Split the moving columns across both cores.
+    const int64_t half = (N / 2 + 15) / 16 * 16;
+    parallel_rows(2, M * N * K, [&](int64_t a, int64_t b) {
+      for (int64_t part = a; part < b; ++part) {
+        const int64_t c0 = part == 0 ? 0 : half, nc = part == 0 ? half : N - half;
+        Rm.middleCols(c0, nc).noalias() = Sm.transpose() * Vm.middleCols(c0, nc);
+      }
+    });
+  } else {
+    Rm.noalias() = Sm.transpose() * Vm;
+  }
+  const bool always = op.accumulate.has_value() && *op.accumulate;
+  const bool never = op.accumulate.has_value() && !*op.accumulate;
+  if (!never) {
+    float* old = lanes<float>(3, M * N);
+    load<float>(d, 0, M, 0, N, old);
+    if (always) {
+      for (int64_t i = 0; i < M * N; ++i) R[i] += old[i];
+    } else {
+      uint8_t* w = reinterpret_cast<uint8_t*>(scratch_raw(4, static_cast<size_t>(M * N)));
+      load_written(d, 0, M, 0, N, w);
+      for (int64_t i = 0; i < M * N; ++i) R[i] += w[i] ? old[i] : 0.f;
+    }
+  }
+  store<float>(d, 0, M, 0, N, R);
+}
+
+}  // namespace nkisim

@@ -1,0 +1,42 @@
+// nisa.tensor_copy: dst = src element-wise; bit-exact for equal dtypes, through fp32 otherwise.
+#include "isa/common.hpp"
+
+namespace nkisim {
+using namespace isa;
+
+void validate(const TensorCopyOp& op, const Interpreter& in) {
+  const Check c{"tensor_copy"};
+  c.engine_in(op.engine, {Engine::vector, Engine::scalar, Engine::gpsimd});
+  const unsigned bufs = op.engine == Engine::gpsimd ? kSbuf : kOnChip;
+  c.buffer_in("dst", op.dst, bufs, in);
+  c.buffer_in("src", op.src, bufs, in);
+  c.writable("dst", op.dst);
+  c.max_partitions("src", op.src, in.target().partitions);
+  c.same_layout("dst", op.dst, "src", op.src);
+  if (op.dst.dtype() != op.src.dtype()) {
+    c.not_packed("src", op.src);
+    c.not_packed("dst", op.dst);
+  }
+  if (op.engine == Engine::scalar && in.target().gen == Gen::gen2)
+    c.fail("engine", "tensor_copy does not run on the scalar engine of trn1; use "
+                     "activation(op=nl.copy)");
+}
+
+void execute(TensorCopyOp& op, Interpreter&) {
+  const Rows d = rows_of(op.dst), s = rows_of(op.src);
+  if (op.dst.dtype() == op.src.dtype()) {
+    for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
+      std::byte* raw = scratch_raw(0, static_cast<size_t>(nr * nc) * d.es);
+      gather_raw(s, r0, nr, c0, nc, raw);
+      scatter_raw(d, r0, nr, c0, nc, raw);
+    });
+    return;
+  }
+  for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
+    float* x = lanes<float>(0, nr * nc);
+    load<float>(s, r0, nr, c0, nc, x);
+    store<float>(d, r0, nr, c0, nc, x);
+  });
+}
+
+}  // namespace nkisim

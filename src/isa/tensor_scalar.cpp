@@ -1,0 +1,90 @@
+// nisa.tensor_scalar: dst = (data op0 operand0) op1 operand1, operands scalar or (P, 1) vectors.
+#include "isa/common.hpp"
+
+namespace nkisim {
+using namespace isa;
+
+namespace {
+// x = x op o (or o op x when reverse) for the block's rows.
+template <class T>
+void apply(AluOp op, const Operand& o, bool reverse, T* x, int64_t r0, int64_t nr, int64_t nc) {
+  const int64_t n = nr * nc;
+  T* y = lanes<T>(1, n);
+  if (!o.tile) {
+    std::fill(y, y + n, static_cast<T>(o.value));
+  } else {
+    T* per_row = lanes<T>(2, nr);
+    load<T>(rows_of(*o.tile), r0, nr, 0, 1, per_row);
+    for (int64_t r = 0; r < nr; ++r) std::fill(y + r * nc, y + (r + 1) * nc, per_row[r]);
+  }
+  if (reverse) alu_binary(op, x, y, x, n);
+  else alu_binary(op, x, x, y, n);
+}
+
+template <class T>
+void run(const TensorScalarOp& op) {
+  const Rows d = rows_of(op.dst), a = rows_of(op.data);
+  for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
+    T* x = lanes<T>(0, nr * nc);
+    load<T>(a, r0, nr, c0, nc, x);
+    apply<T>(op.op0, op.operand0, op.reverse0, x, r0, nr, nc);
+    if (op.op1 != AluOp::none) apply<T>(op.op1, op.operand1, op.reverse1, x, r0, nr, nc);
+    store<T>(d, r0, nr, c0, nc, x);
+  });
+}
+}  // namespace
+
+void validate(const TensorScalarOp& op, const Interpreter& in) {
+  const Check c{"tensor_scalar"};
+  c.engine_in(op.engine, {Engine::vector, Engine::scalar, Engine::gpsimd});
+  const unsigned bufs = op.engine == Engine::gpsimd ? kSbuf : kOnChip;
+  c.buffer_in("dst", op.dst, bufs, in);
+  c.buffer_in("data", op.data, bufs, in);
+  c.writable("dst", op.dst);
+  c.max_partitions("data", op.data, in.target().partitions);
+  c.not_packed("data", op.data);
+  c.not_packed("dst", op.dst);
+  c.same_layout("dst", op.dst, "data", op.data);
+  c.require(op.op0 != AluOp::none, "op0", "is required (an ALU operator such as nl.multiply)");
+  if (op.op1 == AluOp::none)
+    c.require(!op.operand1.present, "operand1", "must be None when op1 is None");
+  else
+    c.require(op.operand1.present || alu_is_unary(op.op1), "operand1",
+              "is required when op1 is given");
+  c.require(op.operand0.present || alu_is_unary(op.op0), "operand0", "is required");
+  const bool bitvec = alu_is_bitvec(op.op0);
+  if (op.op1 != AluOp::none)
+    c.require(alu_is_bitvec(op.op1) == bitvec, "op1",
+              "op0 and op1 must both be bitvec or both arithmetic operators, found " +
+                  std::string(alu_name(op.op0)) + " and " + std::string(alu_name(op.op1)));
+  if (bitvec) {
+    c.require(op.engine == Engine::unknown || op.engine == Engine::vector, "engine",
+              "bitvec operators run on the vector engine only");
+    c.require(is_int(op.data.dtype()) && is_int(op.dst.dtype()), "data",
+              "bitvec operators need integer dtypes, found data " +
+                  std::string(name(op.data.dtype())) + " and dst " +
+                  std::string(name(op.dst.dtype())));
+  }
+  c.scalar_or_vector("operand0", op.operand0, op.data.partitions(), !bitvec, in);
+  c.scalar_or_vector("operand1", op.operand1, op.data.partitions(), !bitvec, in);
+  if (op.engine == Engine::gpsimd)
+    c.require(op.op0 == AluOp::rsqrt && op.op1 == AluOp::none, "engine",
+              "the gpsimd engine only runs tensor_scalar with op0=nl.rsqrt and no op1");
+  if (op.engine == Engine::scalar && in.target().gen == Gen::gen3) {
+    const bool ok = (op.op0 == AluOp::multiply && (op.op1 == AluOp::add || op.op1 == AluOp::none)) ||
+                    (op.op0 == AluOp::add && op.op1 == AluOp::none);
+    c.require(ok, "engine",
+              "the scalar engine on trn2 only supports (multiply, add), (multiply, None) and "
+              "(add, None), found (" + std::string(alu_name(op.op0)) + ", " +
+                  std::string(alu_name(op.op1)) + ")");
+  }
+  if (op.engine == Engine::scalar && in.target().gen == Gen::gen2)
+    c.fail("engine", "tensor_scalar does not run on the scalar engine of trn1");
+}
+
+void execute(TensorScalarOp& op, Interpreter&) {
+  if (alu_is_bitvec(op.op0)) run<int64_t>(op);
+  else run<float>(op);
+}
+
+}  // namespace nkisim

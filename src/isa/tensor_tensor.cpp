@@ -1,0 +1,66 @@
+// nisa.tensor_tensor: dst = op(data1, data2), element-wise.
+#include "isa/common.hpp"
+
+namespace nkisim {
+using namespace isa;
+
+namespace {
+bool int_lanes(const TensorTensorOp& op) {
+  if (alu_is_bitvec(op.op)) return true;
+  // All-int32/uint32 operands run exactly on GpSimd unless the vector engine is forced or PSUM
+  // is involved.
+  auto i32 = [](const Tensor& t) { return t.dtype() == DType::int32 || t.dtype() == DType::uint32; };
+  const bool psum = op.dst.buffer() == Buffer::psum || op.data1.buffer() == Buffer::psum ||
+                    op.data2.buffer() == Buffer::psum;
+  return i32(op.dst) && i32(op.data1) && i32(op.data2) && op.engine != Engine::vector && !psum;
+}
+
+template <class T>
+void run(const TensorTensorOp& op) {
+  const Rows d = rows_of(op.dst), a = rows_of(op.data1), b = rows_of(op.data2);
+  for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
+    const int64_t n = nr * nc;
+    T* x = lanes<T>(0, n);
+    T* y = lanes<T>(1, n);
+    load<T>(a, r0, nr, c0, nc, x);
+    load<T>(b, r0, nr, c0, nc, y);
+    alu_binary(op.op, x, x, y, n);
+    store<T>(d, r0, nr, c0, nc, x);
+  });
+}
+}  // namespace
+
+void validate(const TensorTensorOp& op, const Interpreter& in) {
+  const Check c{"tensor_tensor"};
+  c.engine_in(op.engine, {Engine::vector, Engine::gpsimd});
+  const bool gpsimd = op.engine == Engine::gpsimd || op.op == AluOp::power;
+  const unsigned on_chip = gpsimd ? kSbuf : kOnChip;
+  c.buffer_in("dst", op.dst, on_chip, in);
+  c.buffer_in("data1", op.data1, on_chip, in);
+  c.buffer_in("data2", op.data2, on_chip, in);
+  c.require(!(op.data1.buffer() == Buffer::psum && op.data2.buffer() == Buffer::psum), "data2",
+            "data1 and data2 cannot both be in psum");
+  c.writable("dst", op.dst);
+  for (auto [n, t] : {Named{"dst", &op.dst}, Named{"data1", &op.data1}, Named{"data2", &op.data2}}) {
+    c.max_partitions(n, *t, in.target().partitions);
+    c.not_packed(n, *t);
+  }
+  c.same_layout("data2", op.data2, "data1", op.data1);
+  c.same_layout("dst", op.dst, "data1", op.data1);
+  c.require(op.op != AluOp::none && !alu_is_unary(op.op), "op",
+            "must be a binary ALU operator such as nl.add or nl.maximum, found " +
+                std::string(alu_name(op.op)));
+  if (alu_is_bitvec(op.op)) {
+    for (auto [n, t] : {Named{"dst", &op.dst}, Named{"data1", &op.data1}, Named{"data2", &op.data2}})
+      c.require(is_int(t->dtype()), n,
+                "bitvec op " + std::string(alu_name(op.op)) + " needs integer dtypes, found " +
+                    std::string(name(t->dtype())));
+  }
+}
+
+void execute(TensorTensorOp& op, Interpreter&) {
+  if (int_lanes(op)) run<int64_t>(op);
+  else run<float>(op);
+}
+
+}  // namespace nkisim

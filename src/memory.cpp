@@ -1,0 +1,225 @@
+#include "nkisim/memory.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <sstream>
+
+#include "nkisim/errors.hpp"
+
+namespace nkisim {
+
+std::string_view buffer_name(Buffer b) {
+  switch (b) {
+    case Buffer::sbuf: return "sbuf";
+    case Buffer::psum: return "psum";
+    case Buffer::private_hbm: return "private_hbm";
+    case Buffer::shared_hbm: return "shared_hbm";
+  }
+  return "?";
+}
+
+void fill_sentinel(DType t, std::byte* p, int64_t bytes) {
+  const size_t es = size_of(t);
+  if (is_packed(t)) {
+    std::memset(p, 0, bytes);
+    return;
+  }
+  uint32_t pattern = 0;
+  if (is_float(t)) {
+    switch (t) {
+      case DType::float32:
+      case DType::tfloat32: pattern = 0x7fc00000u; break;
+      case DType::bfloat16: pattern = 0x7fc0u; break;
+      case DType::float16: pattern = 0x7e00u; break;
+      case DType::float8_e4m3: pattern = 0x7cu; break;   // exponent all ones, mantissa != 0
+      case DType::float8_e4m3fn: pattern = 0x7fu; break;
+      case DType::float8_e5m2: pattern = 0x7eu; break;
+      default: break;
+    }
+  } else {
+    pattern = 4;
+  }
+  if (es == 1) {
+    std::memset(p, static_cast<int>(pattern), bytes);
+    return;
+  }
+  // Write one element then double the filled prefix.
+  const int64_t n = bytes / static_cast<int64_t>(es) * static_cast<int64_t>(es);
+  if (n == 0) return;
+  std::memcpy(p, &pattern, es);
+  int64_t done = static_cast<int64_t>(es);
+  while (done < n) {
+    const int64_t c = std::min(done, n - done);
+    std::memcpy(p + done, p, c);
+    done += c;
+  }
+}
+
+Allocation::~Allocation() {
+  if (memory != nullptr) memory->release(this);
+}
+
+AllocationPtr make_hbm(Buffer b, int64_t bytes, DType sentinel_dtype, std::string name) {
+  auto a = std::make_shared<Allocation>();
+  a->buffer = b;
+  a->owned.resize(static_cast<size_t>(std::max<int64_t>(bytes, 1)));
+  a->owned_written.assign(a->owned.size(), 0);
+  a->data = a->owned.data();
+  a->written = a->owned_written.data();
+  a->bytes = bytes;
+  a->name = std::move(name);
+  fill_sentinel(sentinel_dtype, a->data, bytes);
+  return a;
+}
+
+AllocationPtr wrap_hbm(Buffer b, void* data, int64_t bytes, bool read_only,
+                       std::shared_ptr<void> keepalive, std::string name) {
+  auto a = std::make_shared<Allocation>();
+  a->buffer = b;
+  a->data = static_cast<std::byte*>(data);
+  a->bytes = bytes;
+  a->read_only = read_only;
+  a->keepalive = std::move(keepalive);
+  a->name = std::move(name);
+  return a;
+}
+
+namespace {
+// Pad the host stride of a partition so that 128 partitions do not map onto the same cache sets
+// (the architectural sizes are multiples of large powers of two).
+int64_t padded_stride(int64_t bytes_pp) {
+  const int64_t line = 64;
+  int64_t s = (bytes_pp + line - 1) / line * line;
+  return s + 3 * line;
+}
+}  // namespace
+
+Memory::Memory(Buffer kind, int partitions, int64_t bytes_per_partition, int64_t bank_bytes,
+               int core)
+    : kind_(kind),
+      partitions_(partitions),
+      bytes_pp_(bytes_per_partition),
+      bank_bytes_(bank_bytes),
+      core_(core),
+      host_stride_(padded_stride(bytes_per_partition)) {
+  const size_t total = static_cast<size_t>(host_stride_) * partitions_;
+  // Untouched pages stay unmapped until a tensor lands on them: no upfront cost.
+  storage_.reset(new std::byte[total]);
+  shadow_.reset(new uint8_t[total]);
+}
+
+Memory::~Memory() = default;
+
+int64_t Memory::used_bytes() const {
+  std::lock_guard<std::mutex> g(mu_);
+  int64_t s = 0;
+  for (const auto& b : live_) s += b.size * b.np;
+  return s;
+}
+
+size_t Memory::live_allocations() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return live_.size();
+}
+
+void Memory::release(const Allocation* a) {
+  std::lock_guard<std::mutex> g(mu_);
+  for (size_t i = 0; i < live_.size(); ++i) {
+    if (live_[i].owner == a) {
+      live_[i] = live_.back();
+      live_.pop_back();
+      return;
+    }
+  }
+}
+
+AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::string& name,
+                               std::optional<std::pair<int64_t, int64_t>> address) {
+  const std::string what = std::string(buffer_name(kind_)) + " tensor '" +
+                           (name.empty() ? std::string("<unnamed>") : name) + "'";
+  if (np < 1 || np > partitions_) {
+    std::ostringstream m;
+    m << "cannot allocate " << what << ": partition dimension " << np << " must be in [1, "
+      << partitions_ << "]";
+    throw AllocationError(m.str());
+  }
+  if (bytes < 1) bytes = 1;
+  if (bytes > bytes_pp_) {
+    std::ostringstream m;
+    m << "cannot allocate " << what << ": " << bytes << " bytes per partition exceed the "
+      << buffer_name(kind_) << " partition size of " << bytes_pp_ << " bytes";
+    throw AllocationError(m.str());
+  }
+  std::lock_guard<std::mutex> g(mu_);
+  auto overlaps = [&](int p0, int64_t off) {
+    for (const auto& b : live_) {
+      if (p0 < b.p0 + b.np && b.p0 < p0 + np && off < b.off + b.size && b.off < off + bytes)
+        return &b;
+    }
+    return static_cast<const Block*>(nullptr);
+  };
+  int p0 = 0;
+  int64_t off = 0;
+  if (address) {
+    p0 = static_cast<int>(address->first);
+    off = address->second;
+    if (address->first < 0 || p0 + np > partitions_ || off < 0 || off + bytes > bytes_pp_) {
+      std::ostringstream m;
+      m << "cannot place " << what << " at address=(" << address->first << ", " << off
+        << "): it needs partitions [" << address->first << ", " << address->first + np
+        << ") and bytes [" << off << ", " << off + bytes << ") but " << buffer_name(kind_)
+        << " has " << partitions_ << " partitions of " << bytes_pp_ << " bytes";
+      throw AllocationError(m.str());
+    }
+    // Explicit placements may alias on purpose (the kernel owns the address map), so they are
+    // checked against the space's bounds only.
+  } else {
+    // First fit: candidate offsets are 0 and the ends of live blocks, lowest first.
+    std::vector<int64_t> cands{0};
+    for (const auto& b : live_) cands.push_back(b.off + b.size);
+    std::sort(cands.begin(), cands.end());
+    bool found = false;
+    for (int64_t c : cands) {
+      if (kind_ == Buffer::psum && bank_bytes_ > 0 && bytes <= bank_bytes_ &&
+          c / bank_bytes_ != (c + bytes - 1) / bank_bytes_) {
+        c = (c / bank_bytes_ + 1) * bank_bytes_;  // keep a bank-sized tile inside one bank
+      }
+      if (c + bytes > bytes_pp_) continue;
+      if (overlaps(0, c) == nullptr) {
+        off = c;
+        found = true;
+        break;
+      }
+    }
+    if (!found) {
+      int64_t used = 0;
+      for (const auto& b : live_) used += b.size;
+      std::ostringstream m;
+      m << "cannot allocate " << what << " of " << np << " partitions x " << bytes
+        << " bytes: " << buffer_name(kind_) << " is full (" << bytes_pp_
+        << " bytes per partition, " << live_.size() << " live tensors holding " << used
+        << " bytes per partition). Free tiles earlier or use smaller tiles";
+      throw AllocationError(m.str());
+    }
+  }
+  auto a = std::make_shared<Allocation>();
+  a->buffer = kind_;
+  a->partition_stride = host_stride_;
+  a->start_partition = p0;
+  a->num_partitions = np;
+  a->byte_offset = off;
+  a->bytes = bytes;
+  a->core = core_;
+  a->name = name;
+  a->data = storage_.get() + static_cast<int64_t>(p0) * host_stride_ + off;
+  a->written = shadow_.get() + static_cast<int64_t>(p0) * host_stride_ + off;
+  a->memory = this;
+  for (int p = 0; p < np; ++p) {
+    fill_sentinel(dtype, a->data + p * host_stride_, bytes);
+    std::memset(a->written + p * host_stride_, 0, bytes);
+  }
+  live_.push_back(Block{p0, np, off, bytes, a.get()});
+  return a;
+}
+
+}  // namespace nkisim

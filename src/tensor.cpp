@@ -1,0 +1,340 @@
+#include "nkisim/tensor.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+#include "nkisim/errors.hpp"
+
+namespace nkisim {
+
+namespace {
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::ostringstream o;
+  o << "[";
+  for (size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << s[i];
+  o << "]";
+  return o.str();
+}
+int64_t product(const std::vector<int64_t>& s) {
+  int64_t p = 1;
+  for (auto v : s) p *= v;
+  return p;
+}
+}  // namespace
+
+Tensor::Tensor(AllocationPtr alloc, DType dtype, const std::vector<int64_t>& shape)
+    : alloc_(std::move(alloc)), dtype_(dtype) {
+  if (shape.empty() || static_cast<int>(shape.size()) > kMaxDims)
+    throw ValidationError("tensor shape " + shape_str(shape) + " must have 1 to " +
+                          std::to_string(kMaxDims) + " dimensions");
+  for (auto v : shape)
+    if (v < 1) throw ValidationError("tensor shape " + shape_str(shape) + " has a dimension < 1");
+  ndim_ = static_cast<int>(shape.size());
+  int64_t step = 1;
+  for (int d = ndim_ - 1; d >= 0; --d) {
+    dims_[d] = Dim{step, shape[d]};
+    step *= shape[d];
+  }
+  if (on_chip()) dims_[0].step = 1;  // partition dim: one partition per index
+}
+
+std::vector<int64_t> Tensor::shape() const {
+  std::vector<int64_t> s(ndim_);
+  for (int d = 0; d < ndim_; ++d) s[d] = dims_[d].count;
+  return s;
+}
+
+int64_t Tensor::size() const {
+  int64_t n = 1;
+  for (int d = 0; d < ndim_; ++d) n *= dims_[d].count;
+  return n;
+}
+
+int64_t Tensor::free_size() const {
+  int64_t n = 1;
+  for (int d = 1; d < ndim_; ++d) n *= dims_[d].count;
+  return n;
+}
+
+int64_t Tensor::base_free_elements() const {
+  return alloc_->bytes / static_cast<int64_t>(size_of(dtype_));
+}
+
+int64_t Tensor::flat_offset() const {
+  return on_chip() ? part_ * base_free_elements() + offset_ : offset_;
+}
+
+std::vector<std::pair<int64_t, int64_t>> Tensor::pattern() const {
+  std::vector<std::pair<int64_t, int64_t>> p;
+  for (int d = 0; d < ndim_; ++d) {
+    int64_t step = dims_[d].step;
+    if (d == 0 && on_chip()) step *= base_free_elements();
+    p.emplace_back(step, dims_[d].count);
+  }
+  return p;
+}
+
+std::string Tensor::describe() const {
+  std::ostringstream o;
+  o << buffer_name(buffer()) << " " << nkisim::name(dtype_) << shape_str(shape());
+  if (!alloc_->name.empty()) o << " '" << alloc_->name << "'";
+  return o.str();
+}
+
+void Tensor::check_bounds(const char* what) const {
+  int64_t lo = offset_, hi = offset_;
+  for (int d = on_chip() ? 1 : 0; d < ndim_; ++d) {
+    const int64_t span = (dims_[d].count - 1) * dims_[d].step;
+    lo += std::min<int64_t>(0, span);
+    hi += std::max<int64_t>(0, span);
+  }
+  const int64_t es = static_cast<int64_t>(size_of(dtype_));
+  const int64_t limit = on_chip() ? alloc_->bytes : alloc_->bytes;
+  std::ostringstream m;
+  if (lo < 0 || (hi + 1) * es > limit) {
+    m << what << " of " << describe() << " reaches elements [" << lo << ", " << hi << "] of "
+      << (on_chip() ? "each partition, which holds " : "the buffer, which holds ")
+      << limit / es << " elements";
+    throw OutOfBoundsError(m.str());
+  }
+  if (on_chip()) {
+    const int64_t p_last = part_ + (dims_[0].count - 1) * dims_[0].step;
+    if (part_ < 0 || p_last >= alloc_->num_partitions || p_last < 0) {
+      m << what << " of " << describe() << " reaches partitions [" << part_ << ", " << p_last
+        << "] but the tensor has " << alloc_->num_partitions << " partitions";
+      throw OutOfBoundsError(m.str());
+    }
+  }
+}
+
+Tensor Tensor::index(const std::vector<IndexItem>& key) const {
+  int n_explicit = 0, n_ellipsis = 0;
+  for (const auto& it : key) {
+    if (it.kind == IndexItem::ellipsis) ++n_ellipsis;
+    else ++n_explicit;
+  }
+  if (n_ellipsis > 1) throw ValidationError("an index can only have a single ellipsis ('...')");
+  if (n_explicit > ndim_) {
+    std::ostringstream m;
+    m << "too many indices for " << describe() << ": " << n_explicit << " given, "
+      << ndim_ << " dimensions";
+    throw OutOfBoundsError(m.str());
+  }
+  std::vector<IndexItem> full;
+  for (const auto& it : key) {
+    if (it.kind == IndexItem::ellipsis) {
+      for (int i = 0; i < ndim_ - n_explicit; ++i) full.push_back(IndexItem{IndexItem::all});
+    } else {
+      full.push_back(it);
+    }
+  }
+  while (static_cast<int>(full.size()) < ndim_) full.push_back(IndexItem{IndexItem::all});
+
+  Tensor r = *this;
+  r.is_base_ = false;
+  r.ndim_ = 0;
+  for (int d = 0; d < ndim_; ++d) {
+    const Dim& dm = dims_[d];
+    const IndexItem& it = full[d];
+    const bool part_dim = on_chip() && d == 0;
+    auto add_offset = [&](int64_t elems) {
+      if (part_dim) r.part_ += elems * dm.step;
+      else r.offset_ += elems * dm.step;
+    };
+    if (it.kind == IndexItem::all) {
+      r.dims_[r.ndim_++] = dm;
+    } else if (it.kind == IndexItem::integer) {
+      int64_t i = it.start < 0 ? it.start + dm.count : it.start;
+      if (i < 0 || i >= dm.count) {
+        std::ostringstream m;
+        m << "index " << it.start << " is out of bounds for dimension " << d << " of "
+          << describe() << " (size " << dm.count << ")";
+        throw OutOfBoundsError(m.str());
+      }
+      add_offset(i);
+      if (part_dim) r.dims_[r.ndim_++] = Dim{dm.step, 1};  // on-chip keeps its partition dim
+    } else {
+      if (it.step < 1) {
+        std::ostringstream m;
+        m << "slice step " << it.step << " on dimension " << d << " of " << describe()
+          << " is not supported: steps must be positive";
+        throw ValidationError(m.str());
+      }
+      if (part_dim && it.step != 1) {
+        std::ostringstream m;
+        m << "slice step " << it.step << " on the partition dimension of " << describe()
+          << ": SBUF/PSUM access patterns cannot stride across partitions";
+        throw ValidationError(m.str());
+      }
+      int64_t start = it.start, stop = it.stop;
+      if (start < 0) start += dm.count;
+      if (stop < 0) stop += dm.count;
+      if (start < 0 || stop > dm.count || start >= stop) {
+        std::ostringstream m;
+        m << "slice " << it.start << ":" << it.stop << " of dimension " << d << " of "
+          << describe() << " (size " << dm.count << ") "
+          << (start >= stop ? "selects no elements" : "is out of bounds");
+        throw OutOfBoundsError(m.str());
+      }
+      add_offset(start);
+      r.dims_[r.ndim_++] = Dim{dm.step * it.step, (stop - start + it.step - 1) / it.step};
+    }
+  }
+  if (r.ndim_ == 0) r.dims_[r.ndim_++] = Dim{1, 1};
+  if (on_chip() && r.ndim_ < 2) r.dims_[r.ndim_++] = Dim{1, 1};
+  return r;
+}
+
+bool Tensor::contiguous_free() const {
+  int64_t expect = 1;
+  for (int d = ndim_ - 1; d >= 1; --d) {
+    if (dims_[d].count != 1 && dims_[d].step != expect) return false;
+    expect *= dims_[d].count;
+  }
+  return true;
+}
+
+bool Tensor::contiguous_all() const {
+  if (on_chip()) return contiguous_free();
+  int64_t expect = 1;
+  for (int d = ndim_ - 1; d >= 0; --d) {
+    if (dims_[d].count != 1 && dims_[d].step != expect) return false;
+    expect *= dims_[d].count;
+  }
+  return true;
+}
+
+Tensor Tensor::reshape(const std::vector<int64_t>& shape_in) const {
+  std::vector<int64_t> shape = shape_in;
+  int infer = -1;
+  int64_t known = 1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == -1 && infer < 0) infer = static_cast<int>(i);
+    else if (shape[i] < 1)
+      throw ValidationError("reshape of " + describe() + " to " + shape_str(shape_in) +
+                            ": dimensions must be positive (one -1 may be inferred)");
+    else known *= shape[i];
+  }
+  if (infer >= 0 && known > 0) shape[infer] = size() / known;
+  if (shape.empty() || static_cast<int>(shape.size()) > kMaxDims || product(shape) != size())
+    throw ValidationError("cannot reshape " + describe() + " (" + std::to_string(size()) +
+                          " elements) to " + shape_str(shape_in));
+  if (on_chip() && shape[0] != dims_[0].count)
+    throw ValidationError("reshape of on-chip " + describe() + " to " + shape_str(shape_in) +
+                          " must keep the partition dimension " +
+                          std::to_string(dims_[0].count));
+  if (!contiguous_all())
+    throw ValidationError("reshape of " + describe() +
+                          " needs a contiguous view; this one is strided (reshape the base "
+                          "tensor, then slice)");
+  Tensor r = *this;
+  r.ndim_ = static_cast<int>(shape.size());
+  int64_t step = 1;
+  for (int d = r.ndim_ - 1; d >= 0; --d) {
+    r.dims_[d] = Dim{step, shape[d]};
+    step *= shape[d];
+  }
+  if (on_chip()) r.dims_[0] = Dim{dims_[0].step, shape[0]};
+  return r;
+}
+
+Tensor Tensor::view_as(DType t) const {
+  const int64_t a = static_cast<int64_t>(size_of(dtype_)), b = static_cast<int64_t>(size_of(t));
+  Tensor r = *this;
+  r.dtype_ = t;
+  if (a == b) return r;
+  const Dim& last = dims_[ndim_ - 1];
+  const bool last_contig = last.step == 1 && !(on_chip() && ndim_ == 1);
+  auto bad = [&](const char* why) {
+    return ValidationError("cannot view " + describe() + " as " + std::string(nkisim::name(t)) +
+                           ": " + why);
+  };
+  if (!last_contig) throw bad("a different element size needs a contiguous last dimension");
+  if ((last.count * a) % b != 0 || (offset_ * a) % b != 0)
+    throw bad("the last dimension's bytes are not a multiple of the new element size");
+  r.offset_ = offset_ * a / b;
+  for (int d = on_chip() ? 1 : 0; d < ndim_ - 1; ++d) {
+    if ((dims_[d].step * a) % b != 0) throw bad("a stride is not a multiple of the new element size");
+    r.dims_[d].step = dims_[d].step * a / b;
+  }
+  r.dims_[ndim_ - 1].count = last.count * a / b;
+  return r;
+}
+
+Tensor Tensor::ap(const std::vector<std::pair<int64_t, int64_t>>& pattern, int64_t offset,
+                  std::optional<DType> dtype) const {
+  if (!is_base_)
+    throw ValidationError(".ap() on " + describe() +
+                          ": access patterns can only be taken on a tensor from nl.ndarray, a "
+                          "kernel argument, or a reshape of one, not on an indexed view");
+  if (pattern.empty() || static_cast<int>(pattern.size()) > kMaxDims)
+    throw ValidationError(".ap() on " + describe() + ": the pattern needs 1 to " +
+                          std::to_string(kMaxDims) + " [step, num] pairs");
+  Tensor r = *this;
+  if (dtype) r.dtype_ = *dtype;
+  r.is_base_ = false;
+  r.ndim_ = static_cast<int>(pattern.size());
+  for (int d = 0; d < r.ndim_; ++d) {
+    if (pattern[d].second < 1)
+      throw ValidationError(".ap() on " + describe() + ": pattern entry " + std::to_string(d) +
+                            " has num " + std::to_string(pattern[d].second) + " (must be >= 1)");
+    r.dims_[d] = Dim{pattern[d].first, pattern[d].second};
+  }
+  if (offset < 0)
+    throw OutOfBoundsError(".ap() on " + describe() + ": offset " + std::to_string(offset) +
+                           " is negative");
+  if (on_chip()) {
+    const int64_t F = r.base_free_elements();
+    if (r.dims_[0].count > 1 && r.dims_[0].step != F)
+      throw ValidationError(".ap() on " + describe() + ": the first pair is the partition pair "
+                            "and its step must be the free size of a partition (" +
+                            std::to_string(F) + " elements), found " +
+                            std::to_string(r.dims_[0].step) +
+                            "; SBUF/PSUM patterns cannot skip partitions");
+    r.part_ = offset / F;
+    r.offset_ = offset % F;
+    r.dims_[0].step = 1;
+  } else {
+    r.part_ = 0;
+    r.offset_ = offset;
+  }
+  r.check_bounds(".ap()");
+  return r;
+}
+
+Tensor Tensor::broadcast_to(const std::vector<int64_t>& shape) const {
+  if (static_cast<int>(shape.size()) != ndim_)
+    throw ValidationError("cannot broadcast " + describe() + " to " + shape_str(shape) +
+                          ": ranks differ");
+  Tensor r = *this;
+  r.is_base_ = false;
+  for (int d = 0; d < ndim_; ++d) {
+    if (shape[d] == dims_[d].count) continue;
+    if (dims_[d].count != 1)
+      throw ValidationError("cannot broadcast " + describe() + " to " + shape_str(shape) +
+                            ": dimension " + std::to_string(d) + " is neither equal nor 1");
+    if (d == 0 && on_chip())
+      throw ValidationError("cannot broadcast the partition dimension of on-chip " + describe() +
+                            ": engines read each partition from itself");
+    r.dims_[d] = Dim{0, shape[d]};
+  }
+  return r;
+}
+
+Strided Tensor::strided() const {
+  Strided s;
+  const int64_t es = static_cast<int64_t>(size_of(dtype_));
+  s.ndim = ndim_;
+  int64_t first = offset_ * es;
+  if (on_chip()) first += part_ * alloc_->partition_stride;
+  s.base = alloc_->data + first;
+  s.shadow = alloc_->written ? alloc_->written + first : nullptr;
+  for (int d = 0; d < ndim_; ++d) {
+    s.count[d] = dims_[d].count;
+    s.stride[d] = (d == 0 && on_chip()) ? dims_[d].step * alloc_->partition_stride
+                                        : dims_[d].step * es;
+  }
+  return s;
+}
+
+}  // namespace nkisim
