@@ -58,14 +58,18 @@ def load_nki():
 
 
 def _ours_counter(nki):
-    """An instruction counter of the real simulator, if it exposes one."""
+    """(read, source, per_run): an instruction counter of the real simulator, if it has one."""
+    last = getattr(nki, 'last_launch', None)
+    if last is not None and hasattr(last, 'stats'):
+        return lambda: int((last.stats or {}).get('instructions', 0)), \
+            "nki.last_launch.stats['instructions']", True
     core = getattr(nki, '_core', None)
     for obj in (core, nki):
-        for name in ('instruction_count', 'instructions_executed', 'get_instruction_count'):
+        for name in ('instruction_count', 'instructions_executed'):
             f = getattr(obj, name, None)
             if callable(f):
-                return f, f'nki{"._core" if obj is core else ""}.{name}()'
-    return None, None
+                return f, f'nki{"._core" if obj is core else ""}.{name}()', False
+    return None, None, False
 
 
 def peak_rss_mb():
@@ -103,14 +107,14 @@ def run_one(case_name, executor, smoke, reps, outdir):
     kernels = importlib.import_module('benchmarks.kernels')
     args = case.make(smoke)
     small = case.make(smoke, small=True) if case_name == 'dispatch' else None
-    counter = None
+    counter, per_run = None, False
     if executor == 'ours':
         if nki is None:
             res['skipped'] = why
             _write_json(outdir, res)
             return 0
         fn = nki.simulate(getattr(kernels, case.kernel))
-        counter, res['instr_source'] = _ours_counter(nki)
+        counter, res['instr_source'], per_run = _ours_counter(nki)
         res['nki_location'] = str(getattr(nki, '__file__', None) or list(nki.__path__))
     elif executor == 'peer':
         plain = getattr(kernels, '_' + case.kernel[:-len('_kernel')])
@@ -123,9 +127,8 @@ def run_one(case_name, executor, smoke, reps, outdir):
 
     count = {}
 
-    def counted():                      # works for cumulative and for per-run counters
-        after = counter()
-        return int(after - count['before']) if after > count['before'] else int(after)
+    def counted():
+        return counter() if per_run else int(counter() - count['before'])
 
     def reset():
         peer.Stats.instructions = 0
@@ -257,12 +260,15 @@ def print_table(results, file=sys.stdout):
                       f'{"?" if t["ok"] is None else "ok" if t["ok"] else "MISS"}' for t in r['targets'])
         rss = f'{_fmt(r["ours"].get("peak_rss_mb"), ".0f")}/{_fmt(r["peer"].get("peak_rss_mb"), ".0f")}'
         upi = '-'
+        instrs = _fmt(r['instructions'], 'd')
+        if r['ours'].get('instructions') and r['peer'].get('instructions') != r['ours']['instructions']:
+            instrs += f' (peer {r["peer"].get("instructions")})'
         if r.get('us_per_instr') is not None or r['peer'].get('us_per_instr') is not None:
             upi = f'{_fmt(r.get("us_per_instr"), ".2f")} (peer {_fmt(r["peer"].get("us_per_instr"), ".1f")})'
         ms = lambda x: None if x.get('best') is None else x['best'] * 1e3
         rows.append([r['case'], _fmt(ms(r['ours']), '.4g'), _fmt(ms(r['peer']), '.4g'),
                      _fmt(ms(r['ideal']), '.4g'), _fmt(r['peer_over_ours'], '.2f'),
-                     _fmt(r['ours_over_ideal'], '.2f'), _fmt(r['instructions'], 'd'), upi, rss,
+                     _fmt(r['ours_over_ideal'], '.2f'), instrs, upi, rss,
                      _fmt(r['rss_budget_mb'], '.0f'), r['status'], tg])
     w = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(cols)]
     line = lambda cells: '  '.join(c.ljust(w[i]) for i, c in enumerate(cells)).rstrip()
@@ -395,7 +401,8 @@ def main(argv=None):
             ok, r['checks'] = _check(case, tmp, have)
             if not have['peer'] or not have['ideal'] or ('error' in r['ours']):
                 ok = False
-            r['status'] = ('PASS' if ok else 'FAIL') + ('' if have['ours'] else ' (no ours)')
+            r['status'] = ('PASS' if ok else 'FAIL') + (
+                '' if have['ours'] else ' (ours error)' if 'error' in r['ours'] else ' (no ours)')
             failed |= not ok
             for k, c in r['checks'].items():
                 if not c['ok']:

@@ -137,7 +137,11 @@ Rows collapse(const Tensor& t, bool flat) {
 }
 }  // namespace
 
-Rows rows_of(const Tensor& t) { return collapse(t, false); }
+Rows rows_of(const Tensor& t, bool raw_bits) {
+  Rows r = collapse(t, false);
+  r.raw_bits = raw_bits;
+  return r;
+}
 Rows flat_of(const Tensor& t) { return collapse(t, true); }
 
 namespace {
@@ -248,9 +252,11 @@ void load_written(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc,
 }
 
 namespace {
-inline void cvt_in(DType t, const void* src, float* dst, size_t n) { to_f32(t, src, dst, n); }
-inline void cvt_in(DType t, const void* src, int64_t* dst, size_t n) {
-  to_i64(t, src, dst, n, /*raw_bits=*/false);
+inline void cvt_in(const Rows& v, const void* src, float* dst, size_t n) {
+  to_f32(v.dtype, src, dst, n);
+}
+inline void cvt_in(const Rows& v, const void* src, int64_t* dst, size_t n) {
+  to_i64(v.dtype, src, dst, n, v.raw_bits);
 }
 inline void cvt_out(DType t, const float* src, void* dst, size_t n) { from_f32(t, src, dst, n); }
 inline void cvt_out(DType t, const int64_t* src, void* dst, size_t n) { from_i64(t, src, dst, n); }
@@ -261,13 +267,13 @@ void load(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, T* out)
   // Long contiguous rows convert straight from memory; anything else is gathered first.
   if (v.contiguous && nc >= 64) {
     for (int64_t r = 0; r < nr; ++r)
-      cvt_in(v.dtype, v.base + (r0 + r) * v.row_stride + c0 * v.es, out + r * nc, nc);
+      cvt_in(v, v.base + (r0 + r) * v.row_stride + c0 * v.es, out + r * nc, nc);
     return;
   }
   const int64_t n = nr * nc;
   std::byte* raw = scratch_raw(7, static_cast<size_t>(n) * v.es);
   gather_raw(v, r0, nr, c0, nc, raw);
-  cvt_in(v.dtype, raw, out, n);
+  cvt_in(v, raw, out, n);
 }
 
 template <class T>

@@ -73,8 +73,9 @@ struct Rows {
   int64_t fstride[kMaxDims] = {};  // bytes
   int64_t ncols = 1;               // free elements per row
   bool contiguous = false;         // each row is one contiguous run
+  bool raw_bits = false;           // integer lanes hold raw bit patterns (bitvec ops)
 };
-Rows rows_of(const Tensor& t);
+Rows rows_of(const Tensor& t, bool raw_bits = false);
 
 // Copy raw elements of rows [r0, r0+nr) x columns [c0, c0+nc) into / out of a contiguous buffer.
 void gather_raw(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, void* out);

@@ -16,7 +16,7 @@ int64_t group_len(const TensorReduceOp& op) {
 
 template <class T>
 void run(const TensorReduceOp& op) {
-  const Rows d = rows_of(op.dst), a = rows_of(op.data);
+  const Rows d = rows_of(op.dst), a = rows_of(op.data, alu_is_bitvec(op.op));
   const int64_t len = group_len(op), N = a.ncols, groups = N / len;
   const int64_t step = std::max<int64_t>(1, kBlockElems / N);
   auto body = [&](int64_t ra, int64_t rb) {

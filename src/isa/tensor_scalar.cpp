@@ -14,7 +14,7 @@ void apply(AluOp op, const Operand& o, bool reverse, T* x, int64_t r0, int64_t n
     std::fill(y, y + n, static_cast<T>(o.value));
   } else {
     T* per_row = lanes<T>(2, nr);
-    load<T>(rows_of(*o.tile), r0, nr, 0, 1, per_row);
+    load<T>(rows_of(*o.tile, alu_is_bitvec(op)), r0, nr, 0, 1, per_row);
     for (int64_t r = 0; r < nr; ++r) std::fill(y + r * nc, y + (r + 1) * nc, per_row[r]);
   }
   if (reverse) alu_binary(op, x, y, x, n);
@@ -23,7 +23,7 @@ void apply(AluOp op, const Operand& o, bool reverse, T* x, int64_t r0, int64_t n
 
 template <class T>
 void run(const TensorScalarOp& op) {
-  const Rows d = rows_of(op.dst), a = rows_of(op.data);
+  const Rows d = rows_of(op.dst), a = rows_of(op.data, alu_is_bitvec(op.op0));
   for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
     T* x = lanes<T>(0, nr * nc);
     load<T>(a, r0, nr, c0, nc, x);

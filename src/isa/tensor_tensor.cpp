@@ -17,7 +17,8 @@ bool int_lanes(const TensorTensorOp& op) {
 
 template <class T>
 void run(const TensorTensorOp& op) {
-  const Rows d = rows_of(op.dst), a = rows_of(op.data1), b = rows_of(op.data2);
+  const bool raw = alu_is_bitvec(op.op);
+  const Rows d = rows_of(op.dst), a = rows_of(op.data1, raw), b = rows_of(op.data2, raw);
   for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
     const int64_t n = nr * nc;
     T* x = lanes<T>(0, n);

@@ -1,0 +1,64 @@
+#include <catch2/catch.hpp>
+#include <cmath>
+
+#include "helpers.hpp"
+
+using namespace nkisim;
+using namespace nkisim::test;
+
+TEST_CASE("targets carry the per-generation facts") {
+  CHECK(Target::from_name("trn1").gen == Gen::gen2);
+  CHECK(Target::from_name("gen3").gen == Gen::gen3);
+  CHECK(Target::from_name("trn3").sbuf_bytes_per_partition == 245752);
+  CHECK(Target::from_name("trn2").matmul_max_moving_free == 512);
+  CHECK(Target::from_name("trn1").max_lnc == 1);
+  CHECK_THROWS_AS(Target::from_name("trn9"), ValidationError);
+}
+
+TEST_CASE("fresh allocations hold sentinels: NaN for floats, 4 for ints") {
+  Interpreter in(Target::get(Gen::gen4));
+  Tensor f = in.allocate(Buffer::sbuf, {4, 8}, DType::float32, "f");
+  for (float v : read(f)) CHECK(std::isnan(v));
+  Tensor b = in.allocate(Buffer::sbuf, {4, 8}, DType::bfloat16, "b");
+  for (float v : read(b)) CHECK(std::isnan(v));
+  Tensor i = in.allocate(Buffer::psum, {4, 8}, DType::int32, "i");
+  for (float v : read(i)) CHECK(v == 4.f);
+  Tensor h(make_hbm(Buffer::shared_hbm, 64, DType::int16, "h"), DType::int16, {32});
+  for (float v : read(h)) CHECK(v == 4.f);
+}
+
+TEST_CASE("the allocator enforces capacity and frees with the last handle") {
+  Interpreter in(Target::get(Gen::gen4));
+  const int64_t per_partition = in.target().sbuf_bytes_per_partition;
+  {
+    Tensor a = in.allocate(Buffer::sbuf, {128, per_partition / 4 / 2}, DType::float32, "a");
+    Tensor b = in.allocate(Buffer::sbuf, {128, per_partition / 4 / 2}, DType::float32, "b");
+    CHECK_THROWS_AS(in.allocate(Buffer::sbuf, {128, 64}, DType::float32, "c"), AllocationError);
+    CHECK(in.sbuf().live_allocations() == 2);
+  }
+  CHECK(in.sbuf().live_allocations() == 0);
+  Tensor c = in.allocate(Buffer::sbuf, {128, 64}, DType::float32, "c");
+  CHECK(c.allocation().byte_offset == 0);
+}
+
+TEST_CASE("the allocator packs first-fit and keeps PSUM tiles inside a bank") {
+  Interpreter in(Target::get(Gen::gen4));
+  Tensor a = in.allocate(Buffer::psum, {128, 384}, DType::float32, "a");  // 1536 bytes
+  Tensor b = in.allocate(Buffer::psum, {128, 256}, DType::float32, "b");  // would straddle bank 0/1
+  CHECK(a.allocation().byte_offset == 0);
+  CHECK(b.allocation().byte_offset == 2048);
+  // 8 banks of 2 KiB: six more full banks fit, the 8th bank is partly used by b.
+  std::vector<Tensor> keep;
+  for (int i = 0; i < 6; ++i) keep.push_back(in.allocate(Buffer::psum, {128, 512}, DType::float32, "k"));
+  CHECK_THROWS_AS(in.allocate(Buffer::psum, {128, 512}, DType::float32, "over"), AllocationError);
+}
+
+TEST_CASE("address= pins a placement and is bounds-checked") {
+  Interpreter in(Target::get(Gen::gen3));
+  Tensor a = in.allocate(Buffer::psum, {64, 512}, DType::float32, "a", std::make_pair(int64_t{64}, int64_t{4096}));
+  CHECK(a.allocation().start_partition == 64);
+  CHECK(a.allocation().byte_offset == 4096);
+  CHECK_THROWS_AS(in.allocate(Buffer::psum, {128, 512}, DType::float32, "b", std::make_pair(int64_t{64}, int64_t{0})),
+                  AllocationError);
+  CHECK_THROWS_AS(in.allocate(Buffer::sbuf, {129, 4}, DType::float32, "c"), AllocationError);
+}

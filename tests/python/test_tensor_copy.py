@@ -1,0 +1,182 @@
+"""nisa.tensor_copy: dst = src element-wise on Vector/Scalar/GpSimd; same dtypes are bit-exact,
+different dtypes go through float32; same partition count and elements per partition."""
+import numpy as np
+import pytest
+
+import nki
+import nki.isa as nisa
+import nki.language as nl
+from conftest import (BF16, F16, F32, FP8_E4M3, I32, NL, assert_equal, cast, dtype_id, psum,
+                      random, run, sbuf)
+
+ENGINES = [nisa.engine.unknown, nisa.engine.vector, nisa.engine.scalar, nisa.engine.gpsimd]
+
+
+def copy_body(dtype=None, engine=nisa.engine.unknown):
+    def body(t):
+        o = sbuf(t.shape, dtype or t.dtype)
+        nisa.tensor_copy(o, t, engine=engine)
+        return o
+    return body
+
+
+@pytest.mark.parametrize("engine", ENGINES, ids=lambda e: e.name)
+@pytest.mark.parametrize("dtype", [F32, BF16, F16, I32, np.dtype(np.int8), FP8_E4M3],
+                         ids=dtype_id)
+def test_same_dtype_is_exact(rng, engine, dtype):
+    a = random(rng, (64, 10), dtype, lo=-100, hi=100)
+    assert_equal(run(copy_body(engine=engine), a), a)
+
+
+def test_same_dtype_keeps_bits_of_nan_inf_and_large_ints(rng):
+    bits = rng.integers(0, 2 ** 32, size=(32, 16), dtype=np.uint64).astype(np.uint32)
+    bits[0, :4] = [0x7FC12345, 0xFF800000, 0x80000000, 0x7F800000]
+    assert_equal(run(copy_body(), bits.view(np.float32)).view(np.uint32), bits)
+    big = np.array([[2 ** 31 - 1, -2 ** 31, 2 ** 24 + 1, -(2 ** 24) - 1]], dtype=np.int32)
+    assert_equal(run(copy_body(engine=nisa.engine.vector), big), big)
+    assert_equal(run(copy_body(engine=nisa.engine.gpsimd), big), big)
+
+
+@pytest.mark.parametrize("src,dst", [(F32, BF16), (F32, F16), (BF16, F32), (F16, BF16),
+                                     (F32, FP8_E4M3), (F32, I32), (I32, F32), (BF16, I32),
+                                     (I32, BF16), (F32, np.dtype(np.int8))],
+                         ids=lambda d: dtype_id(d))
+def test_cast_through_float32(rng, src, dst):
+    a = random(rng, (32, 16), src, lo=-150, hi=150)
+    if np.dtype(src).kind == "f":
+        a.flat[:5] = np.array([0.5, 1.5, 2.5, -2.5, 126.5], np.float32).astype(src)
+    out = run(copy_body(NL[np.dtype(dst)]), a)
+    assert_equal(out, cast(a.astype(np.float32), dst))
+
+
+def test_int32_to_float_is_lossy_above_2_24():
+    a = np.array([[2 ** 24 + 1, 2 ** 25 + 3, -(2 ** 30) - 7, 12345]], dtype=np.int32)
+    assert_equal(run(copy_body(nl.float32), a), a.astype(np.float32))
+
+
+def test_float_to_int_saturates():
+    a = np.array([[1e12, -1e12, 300.0, -300.0, np.inf, -np.inf]], dtype=np.float32)
+    assert_equal(run(copy_body(nl.int32), a),
+                 np.array([[2 ** 31 - 1, -2 ** 31, 300, -300, 2 ** 31 - 1, -2 ** 31]], np.int32))
+    assert_equal(run(copy_body(nl.int8), a),
+                 np.array([[127, -128, 127, -128, 127, -128]], np.int8))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (128, 3), (5, 2, 3, 4)])
+def test_shapes(rng, shape):
+    a = random(rng, shape, F32)
+    assert_equal(run(copy_body(nl.bfloat16), a), a.astype(BF16))
+
+
+def test_free_dims_may_differ_with_equal_elements_per_partition(rng):
+    a = random(rng, (16, 4, 6), F32)
+
+    def body(t):
+        o = sbuf((16, 24), nl.float32)
+        nisa.tensor_copy(o, t)
+        return o
+    assert_equal(run(body, a), a.reshape(16, 24))
+
+    def body2(t):
+        o = sbuf((16, 3, 2, 4), nl.float16)
+        nisa.tensor_copy(o, t)
+        return o
+    assert_equal(run(body2, a), a.reshape(16, 3, 2, 4).astype(np.float16))
+
+
+@pytest.mark.parametrize("engine", [nisa.engine.unknown, nisa.engine.vector, nisa.engine.scalar])
+def test_psum_eviction_and_psum_destination(rng, engine):
+    a = random(rng, (32, 8), F32)
+
+    def body(t):
+        p = psum((32, 8))
+        nisa.tensor_copy(p, t, engine=engine)  # SBUF -> PSUM
+        o = sbuf((32, 8), nl.bfloat16)
+        nisa.tensor_copy(o, p, engine=engine)  # PSUM -> SBUF (eviction)
+        return o
+    assert_equal(run(body, a), a.astype(BF16))
+
+
+def test_partition_offsets_and_strided_source(rng):
+    a = random(rng, (128, 16), F32)
+
+    def body(t):
+        o = sbuf((128, 8), nl.float32)
+        nisa.memset(o, 0.0)
+        nisa.tensor_copy(o[32:64, 0:4], t[32:64, 4:8])
+        nisa.tensor_copy(o[64:96, :], t[64:96, ::2])
+        nisa.tensor_copy(o[96:128, 0:8], t[96:128, 8:16], engine=nisa.engine.gpsimd)
+        return o
+    out = run(body, a)
+    expected = np.zeros((128, 8), np.float32)
+    expected[32:64, 0:4] = a[32:64, 4:8]
+    expected[64:96] = a[64:96, ::2]
+    expected[96:128] = a[96:128, 8:16]
+    assert_equal(out, expected)
+
+
+def test_copy_to_other_partition_range(rng):
+    # Partition i of src goes to partition i of dst, wherever each view starts.
+    a = random(rng, (64, 4), F32)
+
+    def body(t):
+        o = sbuf((64, 4), nl.float32)
+        nisa.tensor_copy(o[0:32, :], t[32:64, :])
+        nisa.tensor_copy(o[32:64, :], t[0:32, :])
+        return o
+    assert_equal(run(body, a), np.concatenate([a[32:64], a[0:32]]))
+
+
+@pytest.mark.parametrize("target", ["trn2", "trn3"])
+def test_scalar_engine_on_trn2_and_trn3(rng, set_target, target):
+    set_target(target)
+    a = random(rng, (8, 8), F32)
+    assert_equal(run(copy_body(nl.float16, engine=nisa.engine.scalar), a), a.astype(np.float16))
+
+
+def test_trn1_other_engines(rng, set_target):
+    set_target("trn1")
+    a = random(rng, (8, 8), F32)
+    for e in (nisa.engine.vector, nisa.engine.gpsimd, nisa.engine.unknown):
+        assert_equal(run(copy_body(engine=e), a), a)
+
+
+def test_deprecated_engine_aliases_accepted(rng):
+    a = random(rng, (8, 8), F32)
+    assert_equal(run(copy_body(engine=nisa.vector_engine), a), a)
+    assert_equal(run(copy_body(engine=nisa.gpsimd_engine), a), a)
+    assert_equal(run(copy_body(engine=nisa.scalar_engine), a), a)
+
+
+def test_positional_arguments_and_name(rng):
+    a = random(rng, (8, 8), F32)
+
+    def body(t):
+        o = sbuf(t.shape, nl.float32)
+        nisa.tensor_copy(o, t, nisa.engine.vector, "copy0")
+        return o
+    assert_equal(run(body, a), a)
+
+
+def test_in_place_copy(rng):
+    a = random(rng, (8, 8), F32)
+
+    def body(t):
+        nisa.tensor_copy(t, t)
+        return t
+    assert_equal(run(body, a), a)
+
+
+def test_plain_kernel_with_nki_jit(rng):
+    a = random(rng, (16, 32), BF16)
+
+    @nki.jit
+    def kernel(x):
+        t = nl.ndarray(x.shape, dtype=x.dtype, buffer=nl.sbuf)
+        nisa.dma_copy(t, x)
+        u = nl.ndarray(x.shape, dtype=nl.float32, buffer=nl.sbuf)
+        nisa.tensor_copy(u, t)
+        out = nl.ndarray(x.shape, dtype=nl.float32, buffer=nl.shared_hbm)
+        nisa.dma_copy(out, u)
+        return out
+    assert_equal(nki.simulate(kernel)(a), a.astype(np.float32))
