@@ -150,7 +150,8 @@ def run_one(case_name, executor, smoke, reps, outdir):
     res['peak_rss_mb'] = peak_rss_mb()
     outs = out if isinstance(out, (tuple, list)) else (out,)
     outs = [np.asarray(o) for o in outs]
-    res['sim_bytes'] = sim_bytes(case.make(smoke) if executor == 'ideal' else args, outs)
+    if executor != 'ideal':             # ideal inputs are float32 copies, not the simulated tensors
+        res['sim_bytes'] = sim_bytes(args, outs)
     res['out_dtypes'] = [str(o.dtype) for o in outs]
     np.savez(Path(outdir) / f'{case_name}.{executor}.npz', *[o.astype(np.float32) for o in outs])
     _write_json(outdir, res)

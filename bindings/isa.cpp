@@ -39,8 +39,8 @@ void bind_isa(py::module_& m) {
         py::isinstance<Tensor>(value))
       throw ValidationError("nki.isa.memset: value: must be a Python number, found " +
                             std::string(py::str(py::type::of(value).attr("__name__"))));
-    op.value_is_float = PyFloat_Check(value.ptr()) ||
-                        py::isinstance(value, py::module_::import("numpy").attr("floating"));
+    static py::object np_floating = py::module_::import("numpy").attr("floating");
+    op.value_is_float = PyFloat_Check(value.ptr()) || py::isinstance(value, np_floating);
     op.value = py::cast<double>(value);
     op.engine = eng(engine);
     label(op, name);

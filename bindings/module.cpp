@@ -30,6 +30,7 @@ Interpreter& current(const char* what) {
 
 Operand to_operand(const py::handle& o, const char* what) {
   if (o.is_none()) return Operand::none();
+  if (PyFloat_CheckExact(o.ptr())) return Operand::scalar(PyFloat_AS_DOUBLE(o.ptr()));
   if (py::isinstance<Tensor>(o)) return Operand::of(o.cast<Tensor>());
   if (PyFloat_Check(o.ptr()) || PyLong_Check(o.ptr()) || PyNumber_Check(o.ptr())) {
     if (PyBool_Check(o.ptr())) return Operand::scalar(o.ptr() == Py_True ? 1.0 : 0.0);

@@ -1,8 +1,9 @@
 """Quickstart: add two [128, 512] float32 matrices with an NKI kernel on the nkisim CPU simulator.
 
-Run it from the repository root:
+Run it from the repository root, with any Python that can import nki (after
+`bash scripts/setup.sh`: .venv/bin/python):
 
-    PYTHONPATH=python python examples/quickstart.py
+    .venv/bin/python examples/quickstart.py
 
 A NeuronCore computes on tiles held in SBUF, its on-chip memory of 128 *partitions* (the first
 dimension of a tile, at most 128) by a few hundred KiB per partition (the *free* dimensions).

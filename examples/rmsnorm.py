@@ -6,7 +6,7 @@ Rows go to partitions (128 rows per tile), so the mean over a row is a per-parti
 The weight w is the same for every row, so every partition needs its own copy of it: one DMA
 with a stride-0 access pattern reads the same HBM row 128 times.
 
-    PYTHONPATH=python python examples/rmsnorm.py
+    .venv/bin/python examples/rmsnorm.py      # any Python that can import nki
 """
 import sys
 

@@ -6,7 +6,7 @@ Each row of a 128-row tile sits in its own partition, so every step below is a p
 operation: four instructions per tile, with the row statistics held in [128, 1] tiles (one value
 per partition) that instructions broadcast along the row.
 
-    PYTHONPATH=python python examples/softmax.py
+    .venv/bin/python examples/softmax.py      # any Python that can import nki
 """
 import sys
 

@@ -4,7 +4,7 @@ A tile holds at most 128 partitions, so bigger tensors are processed in tiles: h
 tiles, 2 x 2 of them. The same kernel also runs as an LNC=2 launch (`kernel[2]`): two programs,
 one per NeuronCore, share the HBM tensors and each adds its own half of the rows.
 
-    PYTHONPATH=python python examples/tiled_add.py
+    .venv/bin/python examples/tiled_add.py      # any Python that can import nki
 """
 import sys
 

@@ -12,7 +12,7 @@ any dtype), once per row block of A, then reuse them for every column tile of C.
 needs no pre-transposed copy of A; the price is 8 extra transposes per 128 rows. (Passing A.T
 from the host instead would remove them: load its [128, 128] blocks directly as stationary tiles.)
 
-    PYTHONPATH=python python examples/tiled_matmul.py
+    .venv/bin/python examples/tiled_matmul.py      # any Python that can import nki
 """
 import sys
 import time

@@ -5,7 +5,7 @@ partition p. Swapping rows and columns therefore needs an engine that moves data
 partitions. The Tensor engine (the matmul array) can: nisa.nc_transpose multiplies the tile by an
 identity matrix, writes data[p, f] to dst[f, p] in PSUM, and is bit-exact.
 
-    PYTHONPATH=python python examples/transpose2d.py
+    .venv/bin/python examples/transpose2d.py      # any Python that can import nki
 """
 import sys
 

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <cstdlib>
 #include <sstream>
+#include <sys/mman.h>
 
 #include "nkisim/errors.hpp"
 
@@ -43,16 +45,13 @@ void fill_sentinel(DType t, std::byte* p, int64_t bytes) {
     std::memset(p, static_cast<int>(pattern), bytes);
     return;
   }
-  // Write one element then double the filled prefix.
-  const int64_t n = bytes / static_cast<int64_t>(es) * static_cast<int64_t>(es);
-  if (n == 0) return;
-  std::memcpy(p, &pattern, es);
-  int64_t done = static_cast<int64_t>(es);
-  while (done < n) {
-    const int64_t c = std::min(done, n - done);
-    std::memcpy(p + done, p, c);
-    done += c;
-  }
+  // Replicate the element into a 64-bit word, then store words (vectorized).
+  uint64_t word = 0;
+  for (size_t i = 0; i < 8; i += es) std::memcpy(reinterpret_cast<std::byte*>(&word) + i, &pattern, es);
+  const int64_t words = bytes / 8;
+  uint64_t* w = reinterpret_cast<uint64_t*>(p);
+  for (int64_t i = 0; i < words; ++i) std::memcpy(w + i, &word, 8);
+  std::memcpy(p + words * 8, &word, static_cast<size_t>(bytes - words * 8));
 }
 
 Allocation::~Allocation() {
@@ -62,10 +61,8 @@ Allocation::~Allocation() {
 AllocationPtr make_hbm(Buffer b, int64_t bytes, DType sentinel_dtype, std::string name) {
   auto a = std::make_shared<Allocation>();
   a->buffer = b;
-  a->owned.resize(static_cast<size_t>(std::max<int64_t>(bytes, 1)));
-  a->owned_written.assign(a->owned.size(), 0);
-  a->data = a->owned.data();
-  a->written = a->owned_written.data();
+  a->owned.reset(new std::byte[static_cast<size_t>(std::max<int64_t>(bytes, 1))]);  // not zeroed
+  a->data = a->owned.get();
   a->bytes = bytes;
   a->name = std::move(name);
   fill_sentinel(sentinel_dtype, a->data, bytes);
@@ -102,10 +99,17 @@ Memory::Memory(Buffer kind, int partitions, int64_t bytes_per_partition, int64_t
       bank_bytes_(bank_bytes),
       core_(core),
       host_stride_(padded_stride(bytes_per_partition)) {
-  const size_t total = static_cast<size_t>(host_stride_) * partitions_;
+  // Huge pages: an instruction touches one line per partition, 128 pages apart with 4 KiB pages.
   // Untouched pages stay unmapped until a tensor lands on them: no upfront cost.
-  storage_.reset(new std::byte[total]);
-  shadow_.reset(new uint8_t[total]);
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t total = (static_cast<size_t>(host_stride_) * partitions_ + kHuge - 1) / kHuge * kHuge;
+  void* mem = std::aligned_alloc(kHuge, total);
+  if (mem == nullptr) throw AllocationError("cannot reserve host memory for " + std::string(buffer_name(kind)));
+#ifdef MADV_HUGEPAGE
+  madvise(mem, total, MADV_HUGEPAGE);
+#endif
+  storage_.reset(static_cast<std::byte*>(mem));
+  if (kind == Buffer::psum) shadow_.reset(new uint8_t[total]);
 }
 
 Memory::~Memory() = default;
@@ -212,11 +216,13 @@ AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::st
   a->core = core_;
   a->name = name;
   a->data = storage_.get() + static_cast<int64_t>(p0) * host_stride_ + off;
-  a->written = shadow_.get() + static_cast<int64_t>(p0) * host_stride_ + off;
+  // Only PSUM needs the written map today: it decides accumulate=None per element.
+  a->written = kind_ == Buffer::psum ? shadow_.get() + static_cast<int64_t>(p0) * host_stride_ + off
+                                     : nullptr;
   a->memory = this;
   for (int p = 0; p < np; ++p) {
     fill_sentinel(dtype, a->data + p * host_stride_, bytes);
-    std::memset(a->written + p * host_stride_, 0, bytes);
+    if (a->written) std::memset(a->written + p * host_stride_, 0, bytes);
   }
   live_.push_back(Block{p0, np, off, bytes, a.get()});
   return a;

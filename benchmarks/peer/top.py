@@ -1,7 +1,7 @@
 """Peer top-level `nki`: jit and simulate (eager execution of the kernel body)."""
 import numpy as np
 
-from . import isa, language
+from . import isa, language  # noqa: F401  (nki.isa / nki.language attributes)
 from .tensor import Tensor, wrap_input
 
 

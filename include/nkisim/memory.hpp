@@ -6,13 +6,15 @@
 // partition) placed by the allocator, which enforces capacity, honours `address=` and frees the
 // rectangle when the last handle to the allocation dies.
 //
-// Fresh allocations hold sentinels (NaN for float dtypes, 4 for integer dtypes) and a shadow map
-// of written bytes; engines mark what they write, so PSUM accumulation (accumulate=None) and
-// uninitialized reads are decided exactly.
+// Fresh allocations hold sentinels (NaN for float dtypes, 4 for integer dtypes). PSUM also keeps
+// a shadow map of written bytes; engines mark what they write there, so PSUM accumulation
+// (accumulate=None) is decided per element. (SBUF/HBM maps for uninitialized-read reports are a
+// later step: they cost a pass over every write.)
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -47,8 +49,7 @@ struct Allocation {
   std::string name;
   Memory* memory = nullptr;              // on-chip space to return the rectangle to
   std::shared_ptr<void> keepalive;       // HBM: owned storage or the caller's array
-  std::vector<std::byte> owned;          // HBM allocations made by a kernel
-  std::vector<uint8_t> owned_written;
+  std::unique_ptr<std::byte[]> owned;    // HBM allocations made by a kernel
 
   Allocation() = default;
   Allocation(const Allocation&) = delete;
@@ -102,7 +103,10 @@ class Memory {
   int64_t bank_bytes_;
   int core_;
   int64_t host_stride_;  // bytes_pp_ padded so partitions do not alias in the CPU caches
-  std::unique_ptr<std::byte[]> storage_;
+  struct FreeDeleter {
+    void operator()(std::byte* p) const { std::free(p); }
+  };
+  std::unique_ptr<std::byte[], FreeDeleter> storage_;
   std::unique_ptr<uint8_t[]> shadow_;
   mutable std::mutex mu_;
   std::vector<Block> live_;

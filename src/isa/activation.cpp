@@ -18,23 +18,23 @@ void validate(const ActivationOp& op, const Interpreter& in) {
   c.scalar_or_vector("scale", op.scale, P, /*float32_only=*/true, in);
   c.scalar_or_vector("bias", op.bias, P, /*float32_only=*/false, in);
   if (op.bias.tile)
-    c.require(op.bias.tile->dtype() != DType::tfloat32, "bias", "cannot be tfloat32");
+    NKISIM_REQUIRE(c, op.bias.tile->dtype() != DType::tfloat32, "bias", "cannot be tfloat32");
   if (in.target().gen == Gen::gen2) {
-    c.require(!op.bias.present || op.bias.tile.has_value(), "bias",
+    NKISIM_REQUIRE(c, !op.bias.present || op.bias.tile.has_value(), "bias",
               "must be a (P, 1) vector on trn1, not a Python number");
-    c.require(!(op.op == ActFn::reciprocal && op.bias.present), "bias",
+    NKISIM_REQUIRE(c, !(op.op == ActFn::reciprocal && op.bias.present), "bias",
               "op=nl.reciprocal cannot take a bias on trn1");
   }
   if (op.reduce_op != AluOp::none)
-    c.require(op.reduce_op == AluOp::add, "reduce_op",
+    NKISIM_REQUIRE(c, op.reduce_op == AluOp::add, "reduce_op",
               "must be nl.add, found " + std::string(alu_name(op.reduce_op)));
-  c.require(op.reduce_cmd != ReduceCmd::load_reduce, "reduce_cmd",
+  NKISIM_REQUIRE(c, op.reduce_cmd != ReduceCmd::load_reduce, "reduce_cmd",
             "load_reduce is not available on activation (it has no initial value operand)");
   if (op.reduce_res) {
     const Tensor& r = *op.reduce_res;
     c.buffer_in("reduce_res", r, kOnChip, in);
     c.writable("reduce_res", r);
-    c.require(r.partitions() == P && r.free_size() == 1, "reduce_res",
+    NKISIM_REQUIRE(c, r.partitions() == P && r.free_size() == 1, "reduce_res",
               "must have shape (" + std::to_string(P) + ", 1), found " + shape_of(r));
   }
 }

@@ -1,6 +1,7 @@
 #include "isa/common.hpp"
 
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <sstream>
@@ -176,12 +177,8 @@ inline void for_runs(const Rows& v, std::byte* base, int64_t r, int64_t c0, int6
 
 template <class E>
 inline void copy_strided_out(const std::byte* p, int64_t stride, int64_t len, std::byte* out) {
-  const E* src = nullptr;
   E* o = reinterpret_cast<E*>(out);
-  for (int64_t i = 0; i < len; ++i) {
-    std::memcpy(&o[i], p + i * stride, sizeof(E));
-  }
-  (void)src;
+  for (int64_t i = 0; i < len; ++i) std::memcpy(&o[i], p + i * stride, sizeof(E));
 }
 template <class E>
 inline void copy_strided_in(std::byte* p, int64_t stride, int64_t len, const std::byte* in) {
@@ -199,10 +196,57 @@ inline void by_size(int es, Fn&& fn) {
 }
 }  // namespace
 
+namespace {
+// One collapsed free dim (the common case): typed element moves, no per-row library calls.
+template <class E>
+void gather1(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, std::byte* out) {
+  const int64_t fs = v.fstride[0];
+  E* o = reinterpret_cast<E*>(out);
+  const std::byte* base = v.base + c0 * fs;
+  if (fs == static_cast<int64_t>(sizeof(E)) && nc >= 16) {
+    for (int64_t r = 0; r < nr; ++r) std::memcpy(o + r * nc, base + (r0 + r) * v.row_stride, nc * sizeof(E));
+    return;
+  }
+  for (int64_t r = 0; r < nr; ++r) {
+    const std::byte* p = base + (r0 + r) * v.row_stride;
+    for (int64_t i = 0; i < nc; ++i) std::memcpy(o + r * nc + i, p + i * fs, sizeof(E));
+  }
+}
+template <class E>
+void scatter1(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, const std::byte* in) {
+  const int64_t fs = v.fstride[0];
+  const E* s = reinterpret_cast<const E*>(in);
+  const int64_t first = c0 * fs;
+  std::byte* base = v.base + first;
+  uint8_t* shadow = v.shadow ? v.shadow + first : nullptr;
+  if (fs == static_cast<int64_t>(sizeof(E)) && nc >= 16) {
+    for (int64_t r = 0; r < nr; ++r) {
+      std::memcpy(base + (r0 + r) * v.row_stride, s + r * nc, nc * sizeof(E));
+      if (shadow) std::memset(shadow + (r0 + r) * v.row_stride, 1, nc * sizeof(E));
+    }
+    return;
+  }
+  E ones;
+  std::memset(&ones, 1, sizeof(E));
+  for (int64_t r = 0; r < nr; ++r) {
+    std::byte* p = base + (r0 + r) * v.row_stride;
+    for (int64_t i = 0; i < nc; ++i) std::memcpy(p + i * fs, s + r * nc + i, sizeof(E));
+    if (shadow) {
+      uint8_t* q = shadow + (r0 + r) * v.row_stride;
+      for (int64_t i = 0; i < nc; ++i) std::memcpy(q + i * fs, &ones, sizeof(E));
+    }
+  }
+}
+}  // namespace
+
 void gather_raw(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, void* out) {
   std::byte* o = static_cast<std::byte*>(out);
   by_size(v.es, [&](auto tag) {
     using E = decltype(tag);
+    if (v.nfd == 1) {
+      gather1<E>(v, r0, nr, c0, nc, o);
+      return;
+    }
     for (int64_t r = r0; r < r0 + nr; ++r)
       for_runs(v, v.base, r, c0, nc, [&](std::byte* p, int64_t stride, int64_t len) {
         if (stride == static_cast<int64_t>(sizeof(E))) std::memcpy(o, p, len * sizeof(E));
@@ -214,8 +258,14 @@ void gather_raw(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, v
 
 void scatter_raw(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, const void* in) {
   const std::byte* s = static_cast<const std::byte*>(in);
+  bool done = false;
   by_size(v.es, [&](auto tag) {
     using E = decltype(tag);
+    if (v.nfd == 1) {
+      scatter1<E>(v, r0, nr, c0, nc, s);
+      done = true;
+      return;
+    }
     for (int64_t r = r0; r < r0 + nr; ++r)
       for_runs(v, v.base, r, c0, nc, [&](std::byte* p, int64_t stride, int64_t len) {
         if (stride == static_cast<int64_t>(sizeof(E))) std::memcpy(p, s, len * sizeof(E));
@@ -223,7 +273,7 @@ void scatter_raw(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, 
         s += len * sizeof(E);
       });
   });
-  mark_written(v, r0, nr, c0, nc);
+  if (!done) mark_written(v, r0, nr, c0, nc);
 }
 
 void mark_written(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
@@ -296,10 +346,27 @@ template void store<float>(const Rows&, int64_t, int64_t, int64_t, int64_t, cons
 template void store<int64_t>(const Rows&, int64_t, int64_t, int64_t, int64_t, const int64_t*);
 
 namespace {
+// 64-byte aligned growable buffers: lanes always start on a vector boundary, so how Eigen splits
+// a block into vector body and scalar tail depends only on the block, never on the heap.
+template <class T>
+struct Aligned {
+  T* p = nullptr;
+  size_t cap = 0;
+  ~Aligned() { std::free(p); }
+  T* get(size_t n) {
+    if (n > cap) {
+      std::free(p);
+      cap = std::max<size_t>(n, 1024);
+      p = static_cast<T*>(std::aligned_alloc(64, (cap * sizeof(T) + 63) / 64 * 64));
+      if (p == nullptr) throw std::bad_alloc();
+    }
+    return p;
+  }
+};
 struct Scratch {
-  std::vector<float> f[8];
-  std::vector<int64_t> i[8];
-  std::vector<std::byte> raw[8];
+  Aligned<float> f[8];
+  Aligned<int64_t> i[8];
+  Aligned<std::byte> raw[8];
 };
 Scratch& scratch() {
   thread_local Scratch s;
@@ -307,8 +374,7 @@ Scratch& scratch() {
 }
 template <class V>
 auto* grow(V& v, size_t n) {
-  if (v.size() < n) v.resize(n);
-  return v.data();
+  return v.get(n);
 }
 }  // namespace
 

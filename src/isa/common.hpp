@@ -34,13 +34,16 @@ inline constexpr unsigned kHbm =
     (1u << static_cast<int>(Buffer::private_hbm)) | (1u << static_cast<int>(Buffer::shared_hbm));
 inline constexpr unsigned kOnChip = kSbuf | kPsum;
 
+// NKISIM_REQUIRE(check, condition, operand, message): the message is only built on failure.
+#define NKISIM_REQUIRE(chk, cond, operand, ...) \
+  do {                                          \
+    if (!(cond)) (chk).fail(operand, __VA_ARGS__); \
+  } while (0)
+
 struct Check {
   std::string_view op;
 
   [[noreturn]] void fail(std::string_view operand, const std::string& rule) const;
-  void require(bool ok, std::string_view operand, const std::string& rule) const {
-    if (!ok) fail(operand, rule);
-  }
   // Operand lives in one of the buffers of `allowed` (a mask of kSbuf, kPsum, kHbm), and an
   // on-chip operand belongs to this core.
   void buffer_in(std::string_view operand, const Tensor& t, unsigned allowed,
@@ -104,7 +107,7 @@ T* lanes(int slot, size_t n) {
 }
 
 // Blocks of about kBlockElems elements: whole rows when rows are short, row segments otherwise.
-inline constexpr int64_t kBlockElems = 8192;
+inline constexpr int64_t kBlockElems = 2048;  // 8 KiB of fp32 lanes: a few fit in L1
 // Run `f(r0, nr, c0, nc)` over all blocks of nrows x ncols; rows are split across both cores
 // when the instruction is large. `f` must only touch its own block.
 template <class F>

@@ -15,23 +15,23 @@ void validate(const DmaCopyOp& op, const Interpreter& in) {
   c.buffer_in("src", op.src, kSbuf | kHbm, in);
   c.buffer_in("dst", op.dst, kSbuf | kHbm, in);
   c.writable("dst", op.dst);
-  c.require(op.dst.size() == op.src.size(), "dst",
+  NKISIM_REQUIRE(c, op.dst.size() == op.src.size(), "dst",
             "holds " + std::to_string(op.dst.size()) + " elements (shape " + shape_of(op.dst) +
                 ") but src holds " + std::to_string(op.src.size()) + " (shape " +
                 shape_of(op.src) + "); element counts must match");
   if (op.dst.dtype() != op.src.dtype()) {
-    c.require(op.dge_mode != DgeMode::hwdge, "dge_mode",
+    NKISIM_REQUIRE(c, op.dge_mode != DgeMode::hwdge, "dge_mode",
               "hwdge copies bytes and needs equal dtypes, found src " +
                   std::string(name(op.src.dtype())) + " and dst " +
                   std::string(name(op.dst.dtype())) + " (use .view() or swdge to cast)");
-    c.require(!is_packed(op.src.dtype()) && !is_packed(op.dst.dtype()), "dst",
+    NKISIM_REQUIRE(c, !is_packed(op.src.dtype()) && !is_packed(op.dst.dtype()), "dst",
               "packed x4 dtypes cannot be cast by DMA (found src " + std::string(name(op.src.dtype())) +
                   ", dst " + std::string(name(op.dst.dtype())) + ")");
   }
   if (op.dge_mode == DgeMode::hwdge)
-    c.require(in.target().gen != Gen::gen2, "dge_mode", "hwdge needs trn2 or newer");
+    NKISIM_REQUIRE(c, in.target().gen != Gen::gen2, "dge_mode", "hwdge needs trn2 or newer");
   if (op.engine != Engine::unknown) {
-    c.require(op.dge_mode == DgeMode::hwdge, "engine",
+    NKISIM_REQUIRE(c, op.dge_mode == DgeMode::hwdge, "engine",
               "a trigger engine is only valid with dge_mode=hwdge");
     c.engine_in(op.engine, {Engine::sync, Engine::scalar});
   }

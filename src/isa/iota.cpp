@@ -10,14 +10,14 @@ void validate(const IotaOp& op, const Interpreter& in) {
   c.writable("dst", op.dst);
   c.max_partitions("dst", op.dst, in.target().partitions);
   c.not_packed("dst", op.dst);
-  c.require(!op.pattern.empty() && op.pattern.size() <= 4, "pattern",
+  NKISIM_REQUIRE(c, !op.pattern.empty() && op.pattern.size() <= 4, "pattern",
             "needs 1 to 4 [step, num] pairs, found " + std::to_string(op.pattern.size()));
   int64_t n = 1;
   for (auto [step, num] : op.pattern) {
-    c.require(num >= 1, "pattern", "every num must be >= 1, found " + std::to_string(num));
+    NKISIM_REQUIRE(c, num >= 1, "pattern", "every num must be >= 1, found " + std::to_string(num));
     n *= num;
   }
-  c.require(n == op.dst.free_size(), "pattern",
+  NKISIM_REQUIRE(c, n == op.dst.free_size(), "pattern",
             "describes " + std::to_string(n) + " elements per partition but dst " +
                 shape_of(op.dst) + " has " + std::to_string(op.dst.free_size()));
 }

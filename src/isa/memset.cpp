@@ -16,12 +16,12 @@ void validate(const MemsetOp& op, const Interpreter& in) {
   c.max_partitions("dst", op.dst, in.target().partitions);
   const DType t = op.dst.dtype();
   if (is_int(t)) {
-    c.require(!op.value_is_float, "value",
+    NKISIM_REQUIRE(c, !op.value_is_float, "value",
               "must match dst dtype " + std::string(name(t)) + ": pass an int, found the float " +
                   std::to_string(op.value));
   }
   if (is_packed(t))
-    c.require(op.value == 0.0, "value",
+    NKISIM_REQUIRE(c, op.value == 0.0, "value",
               "packed dtype " + std::string(name(t)) + " can only be set to 0, found " +
                   std::to_string(op.value));
 }

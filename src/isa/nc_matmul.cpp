@@ -59,65 +59,65 @@ void validate(const MatmulOp& op, const Interpreter& in) {
   c.buffer_in("dst", op.dst, kPsum, in);
   c.writable("dst", op.dst);
   const DType ts = op.stationary.dtype(), tm = op.moving.dtype(), td = op.dst.dtype();
-  c.require(is_mm_input(ts), "stationary",
+  NKISIM_REQUIRE(c, is_mm_input(ts), "stationary",
             "dtype must be one of float8_e4m3, float8_e5m2, bfloat16, float16, tfloat32, float32, "
             "found " + std::string(name(ts)));
-  c.require(is_mm_input(tm), "moving",
+  NKISIM_REQUIRE(c, is_mm_input(tm), "moving",
             "dtype must be one of float8_e4m3, float8_e5m2, bfloat16, float16, tfloat32, float32, "
             "found " + std::string(name(tm)));
-  c.require(is_wide(ts) == is_wide(tm), "moving",
+  NKISIM_REQUIRE(c, is_wide(ts) == is_wide(tm), "moving",
             "if either input is float32/tfloat32 both must be, found stationary " +
                 std::string(name(ts)) + " and moving " + std::string(name(tm)));
   const int64_t K = op.stationary.partitions();
-  c.require(op.moving.partitions() == K, "moving",
+  NKISIM_REQUIRE(c, op.moving.partitions() == K, "moving",
             "partition (contraction) dimension " + std::to_string(op.moving.partitions()) +
                 " must equal stationary's " + std::to_string(K));
-  c.require(K <= tg.matmul_max_k, "stationary",
+  NKISIM_REQUIRE(c, K <= tg.matmul_max_k, "stationary",
             "partition (contraction) dimension " + std::to_string(K) + " exceeds the maximum " +
                 std::to_string(tg.matmul_max_k));
   // On trn1 is_transpose only labels the instruction: the math below applies unchanged.
   if (op.is_transpose && tg.gen != Gen::gen2) {
     const int64_t M = op.stationary.free_size();
-    c.require(op.moving.free_size() == K, "moving",
+    NKISIM_REQUIRE(c, op.moving.free_size() == K, "moving",
               "transpose mode needs a [" + std::to_string(K) + ", " + std::to_string(K) +
                   "] identity as moving, found " + shape_of(op.moving));
-    c.require(op.dst.partitions() == M && op.dst.free_size() == K, "dst",
+    NKISIM_REQUIRE(c, op.dst.partitions() == M && op.dst.free_size() == K, "dst",
               "transpose mode writes stationary.T with shape [" + std::to_string(M) + ", " +
                   std::to_string(K) + "], found " + shape_of(op.dst));
     const bool same = td == ts || (is_fp8(ts) && size_of(td) == 2) || td == DType::float32;
-    c.require(same, "dst", "transpose mode needs dst dtype " + std::string(name(ts)) +
+    NKISIM_REQUIRE(c, same, "dst", "transpose mode needs dst dtype " + std::string(name(ts)) +
                                " (or float32), found " + std::string(name(td)));
-    c.require(M <= 128, "stationary", "transpose mode takes at most 128 free elements");
+    NKISIM_REQUIRE(c, M <= 128, "stationary", "transpose mode takes at most 128 free elements");
     return;
   }
   if (tg.gen == Gen::gen4)
-    c.require(td == DType::float32 || td == DType::bfloat16, "dst",
+    NKISIM_REQUIRE(c, td == DType::float32 || td == DType::bfloat16, "dst",
               "dtype must be float32 or bfloat16 on trn3, found " + std::string(name(td)));
   else
-    c.require(td == DType::float32, "dst",
+    NKISIM_REQUIRE(c, td == DType::float32, "dst",
               "dtype must be float32 on " + std::string(tg.name) + ", found " + std::string(name(td)));
   int64_t M = op.stationary.free_size(), N = op.moving.free_size();
   if (op.perf_mode == PerfMode::double_row) {
-    c.require(tg.gen != Gen::gen2, "perf_mode", "double_row needs trn2 or newer");
-    c.require(is_fp8(ts) && is_fp8(tm), "perf_mode",
+    NKISIM_REQUIRE(c, tg.gen != Gen::gen2, "perf_mode", "double_row needs trn2 or newer");
+    NKISIM_REQUIRE(c, is_fp8(ts) && is_fp8(tm), "perf_mode",
               "double_row takes float8_e4m3/float8_e5m2 inputs, found " + std::string(name(ts)) +
                   " and " + std::string(name(tm)));
-    c.require(op.stationary.ndim() == 3 && op.stationary.dim(1).count == 2, "stationary",
+    NKISIM_REQUIRE(c, op.stationary.ndim() == 3 && op.stationary.dim(1).count == 2, "stationary",
               "double_row needs shape [K, 2, M], found " + shape_of(op.stationary));
-    c.require(op.moving.ndim() == 3 && op.moving.dim(1).count == 2, "moving",
+    NKISIM_REQUIRE(c, op.moving.ndim() == 3 && op.moving.dim(1).count == 2, "moving",
               "double_row needs shape [K, 2, N], found " + shape_of(op.moving));
-    c.require(op.tile_size.empty() || op.tile_size[1] == 128, "tile_size",
+    NKISIM_REQUIRE(c, op.tile_size.empty() || op.tile_size[1] == 128, "tile_size",
               "double_row cannot be combined with column tiling");
     M /= 2;
     N /= 2;
   }
-  c.require(M <= tg.matmul_max_stationary_free, "stationary",
+  NKISIM_REQUIRE(c, M <= tg.matmul_max_stationary_free, "stationary",
             "free size " + std::to_string(M) + " exceeds the maximum " +
                 std::to_string(tg.matmul_max_stationary_free) + " (nl.tile_size.gemm_stationary_fmax)");
-  c.require(N <= tg.matmul_max_moving_free, "moving",
+  NKISIM_REQUIRE(c, N <= tg.matmul_max_moving_free, "moving",
             "free size " + std::to_string(N) + " exceeds the maximum " +
                 std::to_string(tg.matmul_max_moving_free) + " on " + std::string(tg.name));
-  c.require(op.dst.partitions() == M && op.dst.free_size() == N, "dst",
+  NKISIM_REQUIRE(c, op.dst.partitions() == M && op.dst.free_size() == N, "dst",
             "must have shape [" + std::to_string(M) + ", " + std::to_string(N) +
                 "] (stationary free x moving free), found " + shape_of(op.dst));
   // One accumulation target per bank on trn1/trn2.
@@ -129,28 +129,28 @@ void validate(const MatmulOp& op, const Interpreter& in) {
                          (s.base - op.dst.allocation().data) % op.dst.allocation().partition_stride;
     lo += base;
     hi += base + static_cast<int64_t>(size_of(td)) - 1;
-    c.require(lo / tg.psum_bank_bytes == hi / tg.psum_bank_bytes, "dst",
+    NKISIM_REQUIRE(c, lo / tg.psum_bank_bytes == hi / tg.psum_bank_bytes, "dst",
               "spans PSUM bytes [" + std::to_string(lo) + ", " + std::to_string(hi) +
                   "] which cross a 2 KiB bank boundary; a matmul writes one bank on " +
                   std::string(tg.name));
   }
   if (!op.tile_position.empty() || !op.tile_size.empty()) {
-    c.require(op.tile_position.size() == 2 && op.tile_size.size() == 2, "tile_position",
+    NKISIM_REQUIRE(c, op.tile_position.size() == 2 && op.tile_size.size() == 2, "tile_position",
               "tile_position and tile_size must both be given as (row, column) pairs");
     for (int i = 0; i < 2; ++i) {
       const int64_t sz = op.tile_size[i], st = op.tile_position[i];
       const bool ok = sz == 128 || sz == 64 || (sz == 32 && tg.gen != Gen::gen2);
-      c.require(ok, "tile_size",
+      NKISIM_REQUIRE(c, ok, "tile_size",
                 std::string(i ? "column" : "row") + " size must be 128, 64" +
                     (tg.gen != Gen::gen2 ? " or 32" : "") + ", found " + std::to_string(sz));
-      c.require(st >= 0 && st < 128 && st % sz == 0, "tile_position",
+      NKISIM_REQUIRE(c, st >= 0 && st < 128 && st % sz == 0, "tile_position",
                 std::string(i ? "column" : "row") + " start " + std::to_string(st) +
                     " must be a multiple of the tile size " + std::to_string(sz) + " below 128");
     }
-    c.require(K <= op.tile_size[0], "stationary",
+    NKISIM_REQUIRE(c, K <= op.tile_size[0], "stationary",
               "partition size " + std::to_string(K) + " exceeds the tile row size " +
                   std::to_string(op.tile_size[0]));
-    c.require(M <= op.tile_size[1], "stationary",
+    NKISIM_REQUIRE(c, M <= op.tile_size[1], "stationary",
               "free size " + std::to_string(M) + " exceeds the tile column size " +
                   std::to_string(op.tile_size[1]));
   }

@@ -27,13 +27,13 @@ void validate(const TransposeOp& op, const Interpreter& in) {
   }
   c.writable("dst", op.dst);
   const int64_t lim = e == Engine::tensor ? 128 : 32;
-  c.require(op.data.partitions() <= lim && op.data.free_size() <= lim, "data",
+  NKISIM_REQUIRE(c, op.data.partitions() <= lim && op.data.free_size() <= lim, "data",
             "the " + std::string(engine_name(e)) + " engine transposes at most [" +
                 std::to_string(lim) + ", " + std::to_string(lim) + "], found " + shape_of(op.data));
-  c.require(op.dst.dtype() == op.data.dtype(), "dst",
+  NKISIM_REQUIRE(c, op.dst.dtype() == op.data.dtype(), "dst",
             "dtype must equal data dtype " + std::string(name(op.data.dtype())) + ", found " +
                 std::string(name(op.dst.dtype())));
-  c.require(op.dst.partitions() == op.data.free_size() && op.dst.free_size() == op.data.partitions(),
+  NKISIM_REQUIRE(c, op.dst.partitions() == op.data.free_size() && op.dst.free_size() == op.data.partitions(),
             "dst",
             "must have shape [" + std::to_string(op.data.free_size()) + ", " +
                 std::to_string(op.data.partitions()) + "] (data " + shape_of(op.data) +

@@ -43,35 +43,35 @@ void validate(const TensorReduceOp& op, const Interpreter& in) {
   c.writable("dst", op.dst);
   c.max_partitions("data", op.data, in.target().partitions);
   c.not_packed("data", op.data);
-  c.require(op.dst.partitions() == op.data.partitions(), "dst",
+  NKISIM_REQUIRE(c, op.dst.partitions() == op.data.partitions(), "dst",
             "partition dimension " + std::to_string(op.dst.partitions()) +
                 " must equal that of data, " + std::to_string(op.data.partitions()));
-  c.require(op.op != AluOp::none && alu_can_reduce(op.op), "op",
+  NKISIM_REQUIRE(c, op.op != AluOp::none && alu_can_reduce(op.op), "op",
             "must be a reduction operator (add, subtract, multiply, maximum, minimum, "
             "logical_and/or/xor, bitwise_and/or/xor), found " + std::string(alu_name(op.op)));
   const int nd = op.data.ndim();
-  c.require(!op.axes.empty(), "axis", "at least one axis is required");
+  NKISIM_REQUIRE(c, !op.axes.empty(), "axis", "at least one axis is required");
   std::vector<int> ax = op.axes;
   std::sort(ax.begin(), ax.end());
   std::string given;
   for (int a : op.axes) given += (given.empty() ? "" : ", ") + std::to_string(a);
   for (size_t i = 0; i < ax.size(); ++i) {
-    c.require(ax[i] >= 1 && ax[i] < nd, "axis",
+    NKISIM_REQUIRE(c, ax[i] >= 1 && ax[i] < nd, "axis",
               "axis " + std::to_string(ax[i]) + " is not a free dimension of data with shape " +
                   shape_of(op.data) + " (valid: 1.." + std::to_string(nd - 1) +
                   "; the partition axis 0 cannot be reduced)");
-    c.require(ax[i] == nd - static_cast<int>(ax.size()) + static_cast<int>(i), "axis",
+    NKISIM_REQUIRE(c, ax[i] == nd - static_cast<int>(ax.size()) + static_cast<int>(i), "axis",
               "axes (" + given + ") must be the trailing contiguous free dimensions of data " +
                   shape_of(op.data) + ", ending at axis " + std::to_string(nd - 1));
   }
   if (alu_is_bitvec(op.op)) {
-    c.require(is_int(op.data.dtype()) && is_int(op.dst.dtype()), "data",
+    NKISIM_REQUIRE(c, is_int(op.data.dtype()) && is_int(op.dst.dtype()), "data",
               "bitvec reduction needs integer dtypes, found " + std::string(name(op.data.dtype())));
-    c.require(!op.negate, "negate", "is only valid with arithmetic operators");
+    NKISIM_REQUIRE(c, !op.negate, "negate", "is only valid with arithmetic operators");
   }
   int64_t g = 1;
   for (int a : op.axes) g *= op.data.dim(a).count;
-  c.require(op.dst.free_size() == op.data.free_size() / g, "dst",
+  NKISIM_REQUIRE(c, op.dst.free_size() == op.data.free_size() / g, "dst",
             "must hold " + std::to_string(op.data.free_size() / g) +
                 " elements per partition (data " + shape_of(op.data) + " reduced over axes (" +
                 given + ")), found shape " + shape_of(op.dst));

@@ -9,6 +9,12 @@ namespace {
 template <class T>
 void apply(AluOp op, const Operand& o, bool reverse, T* x, int64_t r0, int64_t nr, int64_t nc) {
   const int64_t n = nr * nc;
+  if constexpr (std::is_same_v<T, float>) {
+    if (!o.tile) {
+      alu_scalar(op, x, x, static_cast<float>(o.value), reverse, n);
+      return;
+    }
+  }
   T* y = lanes<T>(1, n);
   if (!o.tile) {
     std::fill(y, y + n, static_cast<T>(o.value));
@@ -45,22 +51,22 @@ void validate(const TensorScalarOp& op, const Interpreter& in) {
   c.not_packed("data", op.data);
   c.not_packed("dst", op.dst);
   c.same_layout("dst", op.dst, "data", op.data);
-  c.require(op.op0 != AluOp::none, "op0", "is required (an ALU operator such as nl.multiply)");
+  NKISIM_REQUIRE(c, op.op0 != AluOp::none, "op0", "is required (an ALU operator such as nl.multiply)");
   if (op.op1 == AluOp::none)
-    c.require(!op.operand1.present, "operand1", "must be None when op1 is None");
+    NKISIM_REQUIRE(c, !op.operand1.present, "operand1", "must be None when op1 is None");
   else
-    c.require(op.operand1.present || alu_is_unary(op.op1), "operand1",
+    NKISIM_REQUIRE(c, op.operand1.present || alu_is_unary(op.op1), "operand1",
               "is required when op1 is given");
-  c.require(op.operand0.present || alu_is_unary(op.op0), "operand0", "is required");
+  NKISIM_REQUIRE(c, op.operand0.present || alu_is_unary(op.op0), "operand0", "is required");
   const bool bitvec = alu_is_bitvec(op.op0);
   if (op.op1 != AluOp::none)
-    c.require(alu_is_bitvec(op.op1) == bitvec, "op1",
+    NKISIM_REQUIRE(c, alu_is_bitvec(op.op1) == bitvec, "op1",
               "op0 and op1 must both be bitvec or both arithmetic operators, found " +
                   std::string(alu_name(op.op0)) + " and " + std::string(alu_name(op.op1)));
   if (bitvec) {
-    c.require(op.engine == Engine::unknown || op.engine == Engine::vector, "engine",
+    NKISIM_REQUIRE(c, op.engine == Engine::unknown || op.engine == Engine::vector, "engine",
               "bitvec operators run on the vector engine only");
-    c.require(is_int(op.data.dtype()) && is_int(op.dst.dtype()), "data",
+    NKISIM_REQUIRE(c, is_int(op.data.dtype()) && is_int(op.dst.dtype()), "data",
               "bitvec operators need integer dtypes, found data " +
                   std::string(name(op.data.dtype())) + " and dst " +
                   std::string(name(op.dst.dtype())));
@@ -68,12 +74,12 @@ void validate(const TensorScalarOp& op, const Interpreter& in) {
   c.scalar_or_vector("operand0", op.operand0, op.data.partitions(), !bitvec, in);
   c.scalar_or_vector("operand1", op.operand1, op.data.partitions(), !bitvec, in);
   if (op.engine == Engine::gpsimd)
-    c.require(op.op0 == AluOp::rsqrt && op.op1 == AluOp::none, "engine",
+    NKISIM_REQUIRE(c, op.op0 == AluOp::rsqrt && op.op1 == AluOp::none, "engine",
               "the gpsimd engine only runs tensor_scalar with op0=nl.rsqrt and no op1");
   if (op.engine == Engine::scalar && in.target().gen == Gen::gen3) {
     const bool ok = (op.op0 == AluOp::multiply && (op.op1 == AluOp::add || op.op1 == AluOp::none)) ||
                     (op.op0 == AluOp::add && op.op1 == AluOp::none);
-    c.require(ok, "engine",
+    NKISIM_REQUIRE(c, ok, "engine",
               "the scalar engine on trn2 only supports (multiply, add), (multiply, None) and "
               "(add, None), found (" + std::string(alu_name(op.op0)) + ", " +
                   std::string(alu_name(op.op1)) + ")");

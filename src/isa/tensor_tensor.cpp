@@ -39,7 +39,7 @@ void validate(const TensorTensorOp& op, const Interpreter& in) {
   c.buffer_in("dst", op.dst, on_chip, in);
   c.buffer_in("data1", op.data1, on_chip, in);
   c.buffer_in("data2", op.data2, on_chip, in);
-  c.require(!(op.data1.buffer() == Buffer::psum && op.data2.buffer() == Buffer::psum), "data2",
+  NKISIM_REQUIRE(c, !(op.data1.buffer() == Buffer::psum && op.data2.buffer() == Buffer::psum), "data2",
             "data1 and data2 cannot both be in psum");
   c.writable("dst", op.dst);
   for (auto [n, t] : {Named{"dst", &op.dst}, Named{"data1", &op.data1}, Named{"data2", &op.data2}}) {
@@ -48,12 +48,12 @@ void validate(const TensorTensorOp& op, const Interpreter& in) {
   }
   c.same_layout("data2", op.data2, "data1", op.data1);
   c.same_layout("dst", op.dst, "data1", op.data1);
-  c.require(op.op != AluOp::none && !alu_is_unary(op.op), "op",
+  NKISIM_REQUIRE(c, op.op != AluOp::none && !alu_is_unary(op.op), "op",
             "must be a binary ALU operator such as nl.add or nl.maximum, found " +
                 std::string(alu_name(op.op)));
   if (alu_is_bitvec(op.op)) {
     for (auto [n, t] : {Named{"dst", &op.dst}, Named{"data1", &op.data1}, Named{"data2", &op.data2}})
-      c.require(is_int(t->dtype()), n,
+      NKISIM_REQUIRE(c, is_int(t->dtype()), n,
                 "bitvec op " + std::string(alu_name(op.op)) + " needs integer dtypes, found " +
                     std::string(name(t->dtype())));
   }

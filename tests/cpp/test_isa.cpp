@@ -66,8 +66,6 @@ TEST_CASE("tensor_tensor on int32 is exact and bitvec ops use raw bits") {
   const int32_t av[2] = {16777217, -6}, bv[2] = {1, 3};
   std::memcpy(a.allocation().data, av, 8);
   std::memcpy(b.allocation().data, bv, 8);
-  std::memset(a.allocation().written, 1, 8);
-  std::memset(b.allocation().written, 1, 8);
   Tensor d = in.allocate(Buffer::sbuf, {1, 2}, DType::int32, "d");
   TensorTensorOp op;
   op.dst = d;

@@ -30,12 +30,14 @@ def _enum(value, cls, instr, param):
                  f"{type(value).__name__} {value!r}")
 
 
-_ENGINE = {m: m.value for m in engine}
+# Keyed by identity: Enum.__hash__ is a Python-level call, too slow for every instruction.
+_ENGINE = {id(m): m.value for m in engine}
 
 
 def _engine(value, instr):
-    if value.__class__ is engine:
-        return _ENGINE[value]
+    v = _ENGINE.get(id(value))
+    if v is not None:
+        return v
     return _enum(value, engine, instr, "engine")
 
 

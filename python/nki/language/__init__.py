@@ -411,7 +411,7 @@ def softmax(x, axis=-1, dtype=None):
 def _range(start, stop=None, step=1):
     if stop is None:
         start, stop = 0, start
-    return range(int(start), int(stop), int(step))
+    return _b.range(int(start), int(stop), int(step))
 
 
 def static_range(start, stop=None, step=1):

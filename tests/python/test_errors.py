@@ -1,0 +1,896 @@
+"""Bad inputs: each must raise the right nki.isa exception class with a message that names the
+instruction (or API), the operand and the rule, points at the kernel source line, and leaves the
+process able to run the next kernel.
+
+Exception classes: NkiValidationError (an AssertionError), NkiOutOfBoundsError (also an
+IndexError), NkiAllocationError (a NkiValidationError), NkiUnsupportedError (a
+NotImplementedError).
+"""
+import dataclasses
+import inspect
+import re
+
+import numpy as np
+import pytest
+
+import nki
+import nki.isa as nisa
+import nki.language as nl
+import nki.typing as nt
+from conftest import psum, sanity_check, sbuf
+
+V = nisa.NkiValidationError
+OOB = nisa.NkiOutOfBoundsError
+ALLOC = nisa.NkiAllocationError
+UNSUP = nisa.NkiUnsupportedError
+
+F = np.ones((128, 8), np.float32)
+I = np.ones((128, 8), np.int32)
+
+
+def test_exception_hierarchy():
+    assert issubclass(V, AssertionError)
+    assert issubclass(OOB, IndexError) and issubclass(OOB, V)
+    assert issubclass(ALLOC, V)
+    assert issubclass(UNSUP, NotImplementedError)
+    assert not issubclass(UNSUP, V)
+
+
+@dataclasses.dataclass
+class Case:
+    kernel: object
+    args: tuple
+    exc: type
+    match: str
+    target: str = None
+    grid: int = None
+
+
+CASES = []
+
+
+def case(exc, match, *args, target=None, grid=None):
+    """Register a kernel that must fail with `exc` whose message matches `match` (re.search)."""
+    def deco(fn):
+        CASES.append(pytest.param(Case(fn, args, exc, match, target, grid), id=fn.__name__))
+        return fn
+    return deco
+
+
+# ---------------------------------------------------------------- shapes and layouts
+@case(ALLOC, r"cannot allocate sbuf tensor .*partition dimension 129 must be in \[1, 128\]")
+def partition_dim_over_128():
+    nl.ndarray((129, 4), dtype=nl.float32, buffer=nl.sbuf)
+
+
+@case(ALLOC, r"cannot allocate psum tensor .*partition dimension 256 must be in \[1, 128\]")
+def psum_partition_dim_over_128():
+    nl.ndarray((256, 4), dtype=nl.float32, buffer=nl.psum)
+
+
+@case(V, r"nki\.isa\.tensor_tensor: data2: 4 elements per partition \(shape \[128, 4\]\) must "
+         r"equal those of data1, 8")
+def tensor_tensor_free_size_mismatch():
+    a, b, o = sbuf((128, 8), nl.float32), sbuf((128, 4), nl.float32), sbuf((128, 8), nl.float32)
+    nisa.tensor_tensor(o, a, b, nl.add)
+
+
+@case(V, r"nki\.isa\.tensor_tensor: data2: partition dimension 64 \(shape \[64, 8\]\) must equal "
+         r"that of data1, 128")
+def tensor_tensor_partition_mismatch():
+    a, b, o = sbuf((128, 8), nl.float32), sbuf((64, 8), nl.float32), sbuf((128, 8), nl.float32)
+    nisa.tensor_tensor(o, a, b, nl.add)
+
+
+@case(V, r"nki\.isa\.tensor_copy: dst: partition dimension 64 .* must equal that of src, 128")
+def tensor_copy_dst_shape_mismatch():
+    nisa.tensor_copy(sbuf((64, 8), nl.float32), sbuf((128, 8), nl.float32))
+
+
+@case(V, r"nki\.isa\.reciprocal: dst: 16 elements per partition .* must equal those of data, 8")
+def reciprocal_dst_shape_mismatch():
+    nisa.reciprocal(sbuf((128, 16), nl.float32), sbuf((128, 8), nl.float32))
+
+
+@case(V, r"nki\.isa\.dma_copy: dst: holds 512 elements \(shape \[128, 4\]\) but src holds 1024 "
+         r"\(shape \[128, 8\]\); element counts must match", F)
+def dma_copy_element_count_mismatch(a):
+    nisa.dma_copy(sbuf((128, 4), nl.float32), a)
+
+
+# ---------------------------------------------------------------- buffers
+@case(V, r"nki\.isa\.dma_copy: src: cannot be in psum.*tensor_copy")
+def dma_copy_from_psum():
+    p = psum((128, 8))
+    nisa.memset(p, 0.0)
+    nisa.dma_copy(sbuf((128, 8), nl.float32), p)
+
+
+@case(V, r"nki\.isa\.tensor_tensor: data2: data1 and data2 cannot both be in psum")
+def tensor_tensor_both_inputs_in_psum():
+    a, b = psum((128, 8)), psum((128, 8))
+    nisa.tensor_tensor(sbuf((128, 8), nl.float32), a, b, nl.add)
+
+
+@case(V, r"nki\.isa\.nc_matmul: stationary: must be in sbuf, found a tensor in psum")
+def matmul_stationary_in_psum():
+    nisa.nc_matmul(psum((16, 8)), psum((32, 16)), sbuf((32, 8), nl.float32))
+
+
+@case(V, r"nki\.isa\.nc_matmul: moving: must be in sbuf, found a tensor in psum")
+def matmul_moving_in_psum():
+    nisa.nc_matmul(psum((16, 8)), sbuf((32, 16), nl.float32), psum((32, 8)))
+
+
+@case(V, r"nki\.isa\.nc_matmul: dst: must be in psum, found a tensor in sbuf")
+def matmul_dst_in_sbuf():
+    nisa.nc_matmul(sbuf((16, 8), nl.float32), sbuf((32, 16), nl.float32),
+                   sbuf((32, 8), nl.float32))
+
+
+@case(V, r"nki\.isa\.nc_matmul: stationary: must be in sbuf, found a tensor in private_hbm", F)
+def matmul_stationary_in_hbm(a):
+    nisa.nc_matmul(psum((8, 8)), a, sbuf((128, 8), nl.float32))
+
+
+@case(V, r"nki\.isa\.memset: dst: must be in sbuf, found a tensor in psum")
+def memset_gpsimd_into_psum():
+    nisa.memset(psum((16, 8)), 0.0, engine=nisa.engine.gpsimd)
+
+
+@case(V, r"nki\.isa\.tensor_copy: dst: must be in sbuf, found a tensor in psum")
+def tensor_copy_gpsimd_touches_psum():
+    nisa.tensor_copy(psum((16, 8)), sbuf((16, 8), nl.float32), engine=nisa.engine.gpsimd)
+
+
+@case(V, r"nki\.isa\.iota: dst: must be in sbuf, found a tensor in psum")
+def iota_into_psum():
+    nisa.iota(psum((16, 8)), [[1, 8]])
+
+
+@case(V, r"nki\.isa\.tensor_tensor: data1: must be in sbuf, found a tensor in psum")
+def power_on_gpsimd_reads_psum():
+    nisa.tensor_tensor(sbuf((16, 8), nl.float32), psum((16, 8)), sbuf((16, 8), nl.float32),
+                       nl.power)
+
+
+@case(V, r"nki\.isa\.nc_transpose: dst: must be in psum, found a tensor in sbuf")
+def transpose_tensor_engine_into_sbuf():
+    nisa.nc_transpose(sbuf((8, 16), nl.float32), sbuf((16, 8), nl.float32),
+                      engine=nisa.engine.tensor)
+
+
+@case(V, r"nki\.isa\.tensor_copy: dst: must be in sbuf or psum, found a tensor in private_hbm", F)
+def tensor_copy_into_hbm(a):
+    nisa.tensor_copy(a, sbuf((128, 8), nl.float32))
+
+
+@case(V, r"nki\.isa\.dma_copy: dst: .*'a'.* wraps a read-only array",
+      np.broadcast_to(np.ones((1, 8), np.float32), (128, 8)))
+def dma_copy_into_read_only_input(a):
+    nisa.dma_copy(a, sbuf((128, 8), nl.float32))
+
+
+# ---------------------------------------------------------------- nc_matmul rules
+@case(V, r"nki\.isa\.nc_matmul: moving: if either input is float32/tfloat32 both must be, found "
+         r"stationary float32 and moving bfloat16")
+def matmul_fp32_with_bf16():
+    nisa.nc_matmul(psum((16, 8)), sbuf((32, 16), nl.float32), sbuf((32, 8), nl.bfloat16))
+
+
+@case(V, r"nki\.isa\.nc_matmul: stationary: dtype must be one of .*found int8")
+def matmul_int8_input():
+    nisa.nc_matmul(psum((16, 8)), sbuf((32, 16), nl.int8), sbuf((32, 8), nl.int8))
+
+
+@case(V, r"nki\.isa\.nc_matmul: moving: free size 513 exceeds the maximum 512 on trn2",
+      target="trn2")
+def matmul_moving_free_over_limit():
+    nisa.nc_matmul(psum((2, 513)), sbuf((32, 2), nl.bfloat16), sbuf((32, 513), nl.bfloat16))
+
+
+@case(V, r"nki\.isa\.nc_matmul: stationary: free size 129 exceeds the maximum 128")
+def matmul_stationary_free_over_limit():
+    nisa.nc_matmul(psum((128, 8)), sbuf((32, 129), nl.bfloat16), sbuf((32, 8), nl.bfloat16))
+
+
+@case(V, r"nki\.isa\.nc_matmul: dst: must have shape \[16, 8\] \(stationary free x moving free\), "
+         r"found \[8, 16\]")
+def matmul_dst_shape_mismatch():
+    nisa.nc_matmul(psum((8, 16)), sbuf((32, 16), nl.bfloat16), sbuf((32, 8), nl.bfloat16))
+
+
+@case(V, r"nki\.isa\.nc_matmul: moving: partition \(contraction\) dimension 32 must equal "
+         r"stationary's 64")
+def matmul_contraction_mismatch():
+    nisa.nc_matmul(psum((16, 8)), sbuf((64, 16), nl.bfloat16), sbuf((32, 8), nl.bfloat16))
+
+
+@case(V, r"nki\.isa\.nc_matmul: dst: dtype must be float32 on trn2, found bfloat16", target="trn2")
+def matmul_bf16_psum_on_trn2():
+    nisa.nc_matmul(psum((16, 8), nl.bfloat16), sbuf((32, 16), nl.bfloat16),
+                   sbuf((32, 8), nl.bfloat16))
+
+
+@case(V, r"nki\.isa\.nc_matmul: dst: spans PSUM bytes \[1024, 3071\] which cross a 2 KiB bank "
+         r"boundary", target="trn2")
+def matmul_dst_crosses_psum_bank():
+    d = psum((64, 1024))
+    nisa.nc_matmul(d[:, 256:768], sbuf((32, 64), nl.bfloat16), sbuf((32, 512), nl.bfloat16))
+
+
+@case(V, r"nki\.isa\.nc_matmul: tile_size: row size must be 128, 64 or 32, found 48")
+def matmul_bad_tile_size():
+    nisa.nc_matmul(psum((16, 8)), sbuf((32, 16), nl.bfloat16), sbuf((32, 8), nl.bfloat16),
+                   tile_position=(0, 0), tile_size=(48, 128))
+
+
+@case(V, r"nki\.isa\.nc_matmul: perf_mode: double_row needs trn2 or newer", target="trn1")
+def matmul_double_row_on_trn1():
+    nisa.nc_matmul(psum((16, 8)), sbuf((32, 2, 16), nl.float8_e4m3),
+                   sbuf((32, 2, 8), nl.float8_e4m3), perf_mode=nisa.matmul_perf_mode.double_row)
+
+
+@case(V, r"nki\.isa\.nc_matmul: perf_mode: double_row takes float8_e4m3/float8_e5m2 inputs, "
+         r"found bfloat16")
+def matmul_double_row_bf16():
+    nisa.nc_matmul(psum((16, 8)), sbuf((32, 2, 16), nl.bfloat16),
+                   sbuf((32, 2, 8), nl.bfloat16), perf_mode=nisa.matmul_perf_mode.double_row)
+
+
+@case(V, r"nki\.isa\.nc_matmul: perf_mode: must be a member of nki\.isa\.matmul_perf_mode.*"
+         r"'double_row'")
+def matmul_perf_mode_as_string():
+    nisa.nc_matmul(psum((16, 8)), sbuf((32, 16), nl.bfloat16), sbuf((32, 8), nl.bfloat16),
+                   perf_mode="double_row")
+
+
+# ---------------------------------------------------------------- memset
+@case(V, r"nki\.isa\.memset: value: must match dst dtype int32: pass an int, found the float 2")
+def memset_float_into_int():
+    nisa.memset(sbuf((16, 8), nl.int32), 2.0)
+
+
+@case(V, r"nki\.isa\.memset: value: must match dst dtype uint8")
+def memset_numpy_float_into_uint8():
+    nisa.memset(sbuf((16, 8), nl.uint8), np.float32(1.0))
+
+
+@case(V, r"nki\.isa\.memset: value: packed dtype float8_e4m3fn_x4 can only be set to 0, found 1")
+def memset_x4_non_zero():
+    nisa.memset(sbuf((16, 8), nl.float8_e4m3fn_x4), 1)
+
+
+@case(V, r"nki\.isa\.memset: value: must be a Python number, found NkiTensor")
+def memset_tile_value():
+    nisa.memset(sbuf((16, 8), nl.float32), sbuf((16, 1), nl.float32))
+
+
+# ---------------------------------------------------------------- ops and operands
+@case(V, r"nki\.isa\.tensor_tensor: \w+: bitvec op bitwise_and needs integer dtypes, found float32")
+def bitvec_on_float_tiles():
+    a, b, o = (sbuf((16, 8), nl.float32) for _ in range(3))
+    nisa.tensor_tensor(o, a, b, nl.bitwise_and)
+
+
+@case(V, r"nki\.isa\.tensor_scalar: data: bitvec operators need integer dtypes, found data "
+         r"bfloat16")
+def tensor_scalar_bitvec_on_float():
+    nisa.tensor_scalar(sbuf((16, 8), nl.bfloat16), sbuf((16, 8), nl.bfloat16), nl.left_shift, 1)
+
+
+@case(V, r"nki\.isa\.tensor_reduce: data: bitvec reduction needs integer dtypes, found float32")
+def tensor_reduce_bitvec_on_float():
+    nisa.tensor_reduce(sbuf((16, 1), nl.float32), nl.bitwise_or, sbuf((16, 8), nl.float32), 1)
+
+
+@case(V, r"nki\.isa\.tensor_tensor: op: nl\.exp is not an ALU operator")
+def activation_function_as_alu_op():
+    a, b, o = (sbuf((16, 8), nl.float32) for _ in range(3))
+    nisa.tensor_tensor(o, a, b, nl.exp)
+
+
+@case(V, r"nki\.isa\.tensor_tensor: op: must be a binary ALU operator .* found rsqrt")
+def unary_op_in_tensor_tensor():
+    a, b, o = (sbuf((16, 8), nl.float32) for _ in range(3))
+    nisa.tensor_tensor(o, a, b, nl.rsqrt)
+
+
+@case(V, r"nki\.isa\.activation: op: nl\.add is not an activation function")
+def alu_op_as_activation():
+    nisa.activation(sbuf((16, 8), nl.float32), nl.add, sbuf((16, 8), nl.float32))
+
+
+@case(V, r"nki\.isa\.activation: op: 'exp' is not an activation function")
+def activation_op_as_string():
+    nisa.activation(sbuf((16, 8), nl.float32), "exp", sbuf((16, 8), nl.float32))
+
+
+@case(V, r"nki\.isa\.activation: reduce_res: must have shape \(128, 1\), found \[128, 2\]")
+def reduce_res_wrong_shape():
+    x = sbuf((128, 8), nl.float32)
+    nisa.memset(x, 1.0)
+    nisa.activation(sbuf((128, 8), nl.float32), nl.exp, x, reduce_op=nl.add,
+                    reduce_res=sbuf((128, 2), nl.float32),
+                    reduce_cmd=nisa.reduce_cmd.reset_reduce)
+
+
+@case(V, r"nki\.isa\.activation: reduce_op: must be nl\.add, found maximum")
+def activation_reduce_op_not_add():
+    nisa.activation(sbuf((16, 8), nl.float32), nl.exp, sbuf((16, 8), nl.float32),
+                    reduce_op=nl.maximum, reduce_res=sbuf((16, 1), nl.float32),
+                    reduce_cmd=nisa.reduce_cmd.reset_reduce)
+
+
+@case(V, r"nki\.isa\.activation: scale: a vector operand of an arithmetic op must be float32, "
+         r"found bfloat16")
+def activation_scale_tile_not_fp32():
+    nisa.activation(sbuf((16, 8), nl.float32), nl.exp, sbuf((16, 8), nl.float32),
+                    scale=sbuf((16, 1), nl.bfloat16))
+
+
+@case(V, r"nki\.isa\.activation: bias: must be a \(P, 1\) vector on trn1, not a Python number",
+      target="trn1")
+def activation_scalar_bias_on_trn1():
+    nisa.activation(sbuf((16, 8), nl.float32), nl.exp, sbuf((16, 8), nl.float32), bias=1.0)
+
+
+@case(V, r"nki\.isa\.activation: bias: op=nl\.reciprocal cannot take a bias on trn1",
+      target="trn1")
+def activation_reciprocal_bias_on_trn1():
+    nisa.activation(sbuf((16, 8), nl.float32), nl.reciprocal, sbuf((16, 8), nl.float32),
+                    bias=sbuf((16, 1), nl.float32))
+
+
+@case(V, r"nki\.isa\.tensor_scalar: operand0: a vector operand of an arithmetic op must be "
+         r"float32, found bfloat16")
+def tensor_scalar_operand_tile_not_fp32():
+    nisa.tensor_scalar(sbuf((16, 8), nl.float32), sbuf((16, 8), nl.float32), nl.multiply,
+                       sbuf((16, 1), nl.bfloat16))
+
+
+@case(V, r"nki\.isa\.tensor_scalar: operand0: a vector operand must have shape \(16, 1\), one "
+         r"value per partition, found shape \[16, 2\]")
+def tensor_scalar_operand_tile_wrong_shape():
+    nisa.tensor_scalar(sbuf((16, 8), nl.float32), sbuf((16, 8), nl.float32), nl.multiply,
+                       sbuf((16, 2), nl.float32))
+
+
+@case(V, r"nki\.isa\.tensor_scalar: operand1: is required when op1 is given")
+def tensor_scalar_op1_without_operand1():
+    nisa.tensor_scalar(sbuf((16, 8), nl.float32), sbuf((16, 8), nl.float32), nl.multiply, 2.0,
+                       op1=nl.add)
+
+
+@case(V, r"nki\.isa\.tensor_scalar: operand1: must be None when op1 is None")
+def tensor_scalar_operand1_without_op1():
+    nisa.tensor_scalar(sbuf((16, 8), nl.float32), sbuf((16, 8), nl.float32), nl.multiply, 2.0,
+                       operand1=1.0)
+
+
+@case(V, r"nki\.isa\.tensor_scalar: op1: op0 and op1 must both be bitvec or both arithmetic "
+         r"operators, found bitwise_and and add")
+def tensor_scalar_mixed_op_classes():
+    nisa.tensor_scalar(sbuf((16, 8), nl.int32), sbuf((16, 8), nl.int32), nl.bitwise_and, 3,
+                       op1=nl.add, operand1=1)
+
+
+@case(V, r"nki\.isa\.tensor_scalar: engine: the gpsimd engine only runs tensor_scalar with "
+         r"op0=nl\.rsqrt")
+def tensor_scalar_gpsimd_multiply():
+    nisa.tensor_scalar(sbuf((16, 8), nl.float32), sbuf((16, 8), nl.float32), nl.multiply, 2.0,
+                       engine=nisa.engine.gpsimd)
+
+
+@case(V, r"nki\.isa\.tensor_scalar: engine: the scalar engine on trn2 only supports \(multiply, "
+         r"add\), \(multiply, None\) and \(add, None\), found \(subtract, none\)", target="trn2")
+def tensor_scalar_scalar_engine_subtract_on_trn2():
+    nisa.tensor_scalar(sbuf((16, 8), nl.float32), sbuf((16, 8), nl.float32), nl.subtract, 2.0,
+                       engine=nisa.engine.scalar)
+
+
+@case(V, r"nki\.isa\.tensor_copy: engine: tensor_copy does not run on the scalar engine of trn1",
+      target="trn1")
+def tensor_copy_scalar_engine_on_trn1():
+    nisa.tensor_copy(sbuf((16, 8), nl.float32), sbuf((16, 8), nl.float32),
+                     engine=nisa.engine.scalar)
+
+
+@case(V, r"nki\.isa\.tensor_copy: engine: this instruction runs on vector, scalar, gpsimd, not on "
+         r"the tensor engine")
+def tensor_copy_on_tensor_engine():
+    nisa.tensor_copy(sbuf((16, 8), nl.float32), sbuf((16, 8), nl.float32),
+                     engine=nisa.engine.tensor)
+
+
+@case(V, r"nki\.isa\.tensor_copy: src: packed dtype float8_e4m3fn_x4 cannot be computed on")
+def tensor_copy_cast_from_packed():
+    nisa.tensor_copy(sbuf((16, 8), nl.float32), sbuf((16, 8), nl.float8_e4m3fn_x4))
+
+
+# ---------------------------------------------------------------- enums
+@case(V, r"nki\.isa\.tensor_copy: engine: must be a member of nki\.isa\.engine .*found int 5")
+def engine_as_raw_int():
+    nisa.tensor_copy(sbuf((16, 8), nl.float32), sbuf((16, 8), nl.float32), engine=5)
+
+
+@case(V, r"nki\.isa\.activation: reduce_cmd: must be a member of nki\.isa\.reduce_cmd .*found "
+         r"int 3")
+def reduce_cmd_as_raw_int():
+    nisa.activation(sbuf((16, 8), nl.float32), nl.exp, sbuf((16, 8), nl.float32),
+                    reduce_op=nl.add, reduce_res=sbuf((16, 1), nl.float32), reduce_cmd=3)
+
+
+@case(V, r"nki\.isa\.dma_copy: dge_mode: must be a member of nki\.isa\.dge_mode .*found int 2", F)
+def dge_mode_as_raw_int(a):
+    nisa.dma_copy(sbuf((128, 8), nl.float32), a, dge_mode=2)
+
+
+@case(V, r"nki\.isa\.dma_copy: oob_mode: must be a member of nki\.isa\.oob_mode .*found int 1", F)
+def oob_mode_as_raw_int(a):
+    nisa.dma_copy(sbuf((128, 8), nl.float32), a, oob_mode=1)
+
+
+@case(V, r"nl\.ndarray: buffer must be one of nl\.sbuf, nl\.psum, nl\.hbm, nl\.private_hbm, "
+         r"nl\.shared_hbm, found 'sbuf'")
+def string_buffer():
+    nl.ndarray((16, 8), dtype=nl.float32, buffer="sbuf")
+
+
+@case(V, r"nl\.ndarray: dtype: unknown dtype 'float64'")
+def unknown_dtype_name():
+    nl.ndarray((16, 8), dtype="float64", buffer=nl.sbuf)
+
+
+# ---------------------------------------------------------------- tensor_reduce axes
+@case(V, r"nki\.isa\.tensor_reduce: axis: axis 0 is not a free dimension of data with shape "
+         r"\[16, 8\].*partition axis 0 cannot be reduced")
+def tensor_reduce_axis_0():
+    nisa.tensor_reduce(sbuf((1, 8), nl.float32), nl.add, sbuf((16, 8), nl.float32), axis=0)
+
+
+@case(V, r"nki\.isa\.tensor_reduce: axis: axes \(1\) must be the trailing contiguous free "
+         r"dimensions of data \[16, 4, 8\], ending at axis 2")
+def tensor_reduce_non_trailing_axis():
+    # 0.2.0 accepted axis=1 as "the last dim" of a 3-D tile; 0.3.0 must reject it.
+    nisa.tensor_reduce(sbuf((16, 8), nl.float32), nl.add, sbuf((16, 4, 8), nl.float32), axis=1)
+
+
+@case(V, r"nki\.isa\.tensor_reduce: axis: axes \(1, 3\) must be the trailing contiguous free "
+         r"dimensions")
+def tensor_reduce_non_contiguous_axes():
+    nisa.tensor_reduce(sbuf((16, 3), nl.float32), nl.add, sbuf((16, 2, 3, 4), nl.float32),
+                       axis=(1, 3))
+
+
+@case(V, r"nki\.isa\.tensor_reduce: dst: must hold 4 elements per partition \(data \[16, 4, 8\] "
+         r"reduced over axes \(2\)\), found shape \[16, 8\]")
+def tensor_reduce_dst_shape_mismatch():
+    nisa.tensor_reduce(sbuf((16, 8), nl.float32), nl.add, sbuf((16, 4, 8), nl.float32), axis=2)
+
+
+@case(V, r"nki\.isa\.tensor_reduce: op: must be a reduction operator .*found greater")
+def tensor_reduce_non_reduction_op():
+    nisa.tensor_reduce(sbuf((16, 1), nl.float32), nl.greater, sbuf((16, 8), nl.float32), axis=1)
+
+
+# ---------------------------------------------------------------- indexing and views
+@case(OOB, r"slice 0:129 of dimension 0 of sbuf float32\[128, 8\] \(size 128\) is out of bounds")
+def slice_past_partitions():
+    t = sbuf((128, 8), nl.float32)
+    nisa.memset(t[0:129, :], 0.0)
+
+
+@case(OOB, r"index 8 is out of bounds for dimension 1 of sbuf float32\[128, 8\] \(size 8\)")
+def int_index_out_of_bounds():
+    t = sbuf((128, 8), nl.float32)
+    nisa.memset(t[:, 8], 0.0)
+
+
+@case(OOB, r"too many indices for sbuf float32\[128, 8\]: 3 given, 2 dimensions")
+def too_many_indices():
+    t = sbuf((128, 8), nl.float32)
+    t[0, 0, 0]
+
+
+@case(OOB, r"slice 4:20 of dimension 1 of private_hbm float32\[128, 8\] 'a' \(size 8\) is out of "
+         r"bounds", F)
+def hbm_slice_out_of_bounds(a):
+    a[:, 4:20]
+
+
+@case(OOB, r"slice 3:3 of dimension 1 .* selects no elements")
+def empty_slice():
+    sbuf((16, 8), nl.float32)[:, 3:3]
+
+
+@case(V, r"slice step 2 on the partition dimension of sbuf float32\[128, 8\]: SBUF/PSUM access "
+         r"patterns cannot stride across partitions")
+def strided_partition_slice():
+    t = sbuf((128, 8), nl.float32)
+    nisa.memset(t[0:128:2, :], 0.0)
+
+
+@case(V, r"slice step -1 on dimension 1 .* steps must be positive")
+def negative_slice_step():
+    sbuf((16, 8), nl.float32)[:, ::-1]
+
+
+@case(V, r"\.ap\(\) on sbuf float32\[16, 4\]: access patterns can only be taken on a tensor from "
+         r"nl\.ndarray, a kernel argument, or a reshape of one, not on an indexed view")
+def ap_on_indexed_view():
+    t = sbuf((16, 16), nl.float32)
+    t[:, 0:4].ap([[16, 16], [1, 4]])
+
+
+@case(V, r"\.ap\(\) on sbuf float32\[16, 16\]: the first pair is the partition pair and its step "
+         r"must be the free size of a partition \(16 elements\), found 32")
+def ap_skipping_partitions():
+    sbuf((16, 16), nl.float32).ap([[32, 8], [1, 16]])
+
+
+@case(OOB, r"\.ap\(\) of sbuf float32\[16, 16\] reaches elements \[8, 23\] of each partition, "
+           r"which holds 16 elements")
+def ap_out_of_bounds():
+    sbuf((16, 16), nl.float32).ap([[16, 16], [1, 16]], offset=8)
+
+
+@case(V, r"cannot reshape private_hbm float32\[128, 8\] 'a' \(1024 elements\) to \[3, 5\]", F)
+def reshape_to_wrong_size(a):
+    a.reshape((3, 5))
+
+
+@case(V, r"reshape of on-chip sbuf float32\[128, 8\] to \[64, 16\] must keep the partition "
+         r"dimension 128")
+def reshape_moves_partition_dim():
+    sbuf((128, 8), nl.float32).reshape((64, 16))
+
+
+@case(UNSUP, r"assigning into sbuf float32\[16, 8\] with t\[\.\.\.\] = value is not supported")
+def setitem_on_tile():
+    t = sbuf((16, 8), nl.float32)
+    t[0:4, :] = 1.0
+
+
+# ---------------------------------------------------------------- allocation
+@case(ALLOC, r"cannot allocate sbuf tensor 'big3' of 128 partitions x 65536 bytes: sbuf is full "
+             r"\(245752 bytes per partition, 3 live tensors")
+def sbuf_capacity_overflow():
+    tiles = []
+    for i in range(4):
+        tiles.append(nl.ndarray((128, 16384), dtype=nl.float32, buffer=nl.sbuf, name=f"big{i}"))
+
+
+@case(ALLOC, r"cannot allocate sbuf tensor 'huge': 262144 bytes per partition exceed the sbuf "
+             r"partition size of 212984 bytes", target="trn2")
+def sbuf_tile_larger_than_partition():
+    nl.ndarray((128, 65536), dtype=nl.float32, buffer=nl.sbuf, name="huge")
+
+
+@case(ALLOC, r"cannot allocate psum tensor 'acc8' of 128 partitions x 2048 bytes: psum is full")
+def psum_overflow():
+    tiles = [nl.ndarray((128, 512), dtype=nl.float32, buffer=nl.psum, name=f"acc{i}")
+             for i in range(9)]
+    assert len(tiles) == 9
+
+
+@case(ALLOC, r"cannot allocate psum tensor 'p': 16388 bytes per partition exceed the psum "
+             r"partition size of 16384 bytes")
+def psum_tile_larger_than_psum():
+    nl.ndarray((128, 4097), dtype=nl.float32, buffer=nl.psum, name="p")
+
+
+@case(ALLOC, r"cannot place sbuf tensor 't' at address=\(0, 245652\): it needs partitions "
+             r"\[0, 128\) and bytes \[245652, 246676\)")
+def address_past_end_of_sbuf():
+    nl.ndarray((128, 256), dtype=nl.float32, buffer=nl.sbuf, name="t", address=(0, 245652))
+
+
+@case(ALLOC, r"cannot place sbuf tensor 't' at address=\(100, 0\): it needs partitions "
+             r"\[100, 164\)")
+def address_past_last_partition():
+    nl.ndarray((64, 16), dtype=nl.float32, buffer=nl.sbuf, name="t", address=(100, 0))
+
+
+@case(ALLOC, r"cannot place psum tensor 'p' at address=\(0, 16000\)")
+def address_past_end_of_psum():
+    nl.ndarray((16, 512), dtype=nl.float32, buffer=nl.psum, name="p", address=(0, 16000))
+
+
+@case(V, r"nl\.ndarray: address= places on-chip tensors only; 'h' is in shared_hbm")
+def address_on_hbm():
+    nl.ndarray((16, 16), dtype=nl.float32, buffer=nl.shared_hbm, name="h", address=(0, 0))
+
+
+# ---------------------------------------------------------------- DMA modes
+@case(V, r"nki\.isa\.dma_copy: dge_mode: hwdge copies bytes and needs equal dtypes, found src "
+         r"float32 and dst bfloat16", F)
+def hwdge_with_dtype_change(a):
+    nisa.dma_copy(sbuf((128, 8), nl.bfloat16), a, dge_mode=nisa.dge_mode.hwdge)
+
+
+@case(V, r"nki\.isa\.dma_copy: dge_mode: hwdge needs trn2 or newer", F, target="trn1")
+def hwdge_on_trn1(a):
+    nisa.dma_copy(sbuf((128, 8), nl.float32), a, dge_mode=nisa.dge_mode.hwdge)
+
+
+@case(V, r"nki\.isa\.dma_copy: engine: a trigger engine is only valid with dge_mode=hwdge", F)
+def dma_trigger_engine_without_hwdge(a):
+    nisa.dma_copy(sbuf((128, 8), nl.float32), a, engine=nisa.engine.sync)
+
+
+@case(V, r"nki\.isa\.dma_copy: engine: this instruction runs on sync, scalar, not on the vector "
+         r"engine", F)
+def dma_trigger_engine_vector(a):
+    nisa.dma_copy(sbuf((128, 8), nl.float32), a, dge_mode=nisa.dge_mode.hwdge,
+                  engine=nisa.engine.vector)
+
+
+# ---------------------------------------------------------------- iota / transpose
+@case(V, r"nki\.isa\.iota: pattern: describes 8 elements per partition but dst \[16, 4\] has 4")
+def iota_pattern_size_mismatch():
+    nisa.iota(sbuf((16, 4), nl.int32), [[1, 8]])
+
+
+@case(V, r"nki\.isa\.iota: pattern: needs 1 to 4 \[step, num\] pairs, found 5")
+def iota_pattern_too_many_dims():
+    nisa.iota(sbuf((16, 32), nl.int32), [[1, 2]] * 5)
+
+
+@case(V, r"nki\.isa\.iota: pattern: must be a list of \[step, num\] pairs")
+def iota_pattern_malformed():
+    nisa.iota(sbuf((16, 4), nl.int32), [1, 4])
+
+
+@case(V, r"nki\.isa\.nc_transpose: data: the vector engine transposes at most \[32, 32\], found "
+         r"\[64, 64\]")
+def vector_transpose_too_big():
+    nisa.nc_transpose(sbuf((64, 64), nl.float32), sbuf((64, 64), nl.float32),
+                      engine=nisa.engine.vector)
+
+
+@case(V, r"nki\.isa\.nc_transpose: data: the tensor engine transposes at most \[128, 128\], "
+         r"found \[16, 129\]")
+def tensor_transpose_too_big():
+    nisa.nc_transpose(psum((129, 16)), sbuf((16, 129), nl.float32))
+
+
+@case(V, r"nki\.isa\.nc_transpose: dst: dtype must equal data dtype float32, found bfloat16")
+def transpose_dtype_change():
+    nisa.nc_transpose(psum((8, 16), nl.bfloat16), sbuf((16, 8), nl.float32))
+
+
+@case(V, r"nki\.isa\.nc_transpose: dst: must have shape \[8, 16\] \(data \[16, 8\] transposed\), "
+         r"found \[16, 8\]")
+def transpose_dst_not_transposed():
+    nisa.nc_transpose(psum((16, 8)), sbuf((16, 8), nl.float32))
+
+
+# ---------------------------------------------------------------- not implemented / launch grid
+@case(UNSUP, r"nki\.isa\.dma_transpose is not implemented by nkisim yet")
+def not_implemented_instruction():
+    nisa.dma_transpose(sbuf((16, 16), nl.bfloat16), sbuf((16, 16), nl.bfloat16))
+
+
+@case(UNSUP, r"nki\.isa\.nc_matmul_mx is not implemented by nkisim yet")
+def not_implemented_mx_matmul():
+    nisa.nc_matmul_mx(psum((16, 8)), None, None, None, None)
+
+
+@case(UNSUP, r"nl\.rand is not implemented by nkisim yet")
+def not_implemented_language_op():
+    nl.rand((16, 8), dtype=nl.float32)
+
+
+@case(V, r"nl\.program_id\(axis=1\): NKI 0\.3\.0 grids have one axis")
+def program_id_axis_1():
+    nl.program_id(axis=1)
+
+
+@case(V, r"nl\.ndarray: shared_hbm allocation #0 \('out'\) is float32\[8, 8\] in program 1 but "
+         r"float32\[4, 4\] in another program", grid=2)
+def lnc2_programs_allocate_different_shared_tensors():
+    n = 4 if nl.program_id() == 0 else 8
+    if nl.program_id() == 1:
+        import time
+        time.sleep(0.05)  # let program 0 allocate first
+    nl.ndarray((n, n), dtype=nl.float32, buffer=nl.shared_hbm, name="out")
+
+
+@case(V, r"nki\.isa\.tensor_tensor: data2: 4 elements per partition", grid=2)
+def lnc2_error_in_one_program():
+    w = 8 if nl.program_id() == 0 else 4
+    a, b, o = sbuf((16, 8), nl.float32), sbuf((16, w), nl.float32), sbuf((16, 8), nl.float32)
+    nisa.memset(a, 0.0)
+    nisa.memset(b, 0.0)
+    nisa.tensor_tensor(o, a, b, nl.add)
+
+
+def _location(msg):
+    m = re.search(r"test_errors\.py:(\d+) in (\w+): (.*)$", msg, re.M)
+    assert m, f"the message does not point at the kernel source line:\n{msg}"
+    return int(m.group(1)), m.group(2), m.group(3)
+
+
+@pytest.mark.parametrize("c", CASES)
+def test_kernel_error(c, set_target):
+    if c.target:
+        set_target(c.target)
+    args = [a.copy() if a.flags.writeable else a for a in c.args]
+    k = nki.jit(c.kernel)
+    if c.grid:
+        k = k[c.grid]
+    with pytest.raises(c.exc, match=c.match) as ei:
+        nki.simulate(k)(*args)
+    assert type(ei.value) is c.exc, f"{type(ei.value).__name__} raised, expected {c.exc.__name__}"
+    msg = str(ei.value)
+    line, func, src = _location(msg)
+    lines, first = inspect.getsourcelines(c.kernel)
+    assert func == c.kernel.__name__
+    assert first < line < first + len(lines), (line, first, len(lines))
+    assert src.strip() == lines[line - first].strip()
+    assert msg.count("\n  at ") == 1  # the location is added once
+    set_target(None)
+    sanity_check()
+
+
+# ---------------------------------------------------------------- outside / around a kernel
+def test_at_least_60_kernel_cases():
+    assert len(CASES) >= 60
+
+
+def test_isa_call_outside_a_kernel():
+    a = nl.ndarray((4, 4), dtype=nl.float32, buffer=nl.shared_hbm)
+    b = nl.ndarray((4, 4), dtype=nl.float32, buffer=nl.shared_hbm)
+    with pytest.raises(V, match=r"nki\.isa\.dma_copy was called outside a running kernel.*"
+                                r"nki\.simulate") as ei:
+        nisa.dma_copy(a, b)
+    assert "test_errors.py" in str(ei.value)
+    sanity_check()
+
+
+def test_sbuf_allocation_outside_a_kernel():
+    with pytest.raises(V, match=r"outside a running kernel") as ei:
+        nl.ndarray((4, 4), dtype=nl.float32, buffer=nl.sbuf)
+    assert "test_errors.py" in str(ei.value)
+    sanity_check()
+
+
+def test_platform_target_in_jit():
+    with pytest.raises(V, match=r"nki\.jit\(platform_target=\.\.\.\) was removed in NKI 0\.3\.0.*"
+                                r"NEURON_PLATFORM_TARGET_OVERRIDE"):
+        @nki.jit(platform_target="trn2")
+        def k(a):
+            return a
+    sanity_check()
+
+
+def _copy_kernel(a):
+    t = nl.ndarray(a.shape, dtype=a.dtype, buffer=nl.sbuf)
+    nisa.dma_copy(t, a)
+    out = nl.ndarray(a.shape, dtype=a.dtype, buffer=nl.shared_hbm)
+    nisa.dma_copy(out, t)
+    return out
+
+
+def test_multi_dimensional_grid():
+    k = nki.jit(_copy_kernel)
+    with pytest.raises(V, match=r"_copy_kernel\[2, 1\]: NKI 0\.3\.0 launches take a single number, "
+                                r"the LNC degree"):
+        k[(2, 1)]
+    with pytest.raises(V, match=r"_copy_kernel\[2, 1\]"):
+        k[2, 1]
+    sanity_check()
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
+def test_grid_must_be_a_positive_int(bad):
+    with pytest.raises(V, match=r"_copy_kernel\[.*\]: the launch degree must be a positive int"):
+        nki.jit(_copy_kernel)[bad]
+    sanity_check()
+
+
+@pytest.mark.parametrize("target,n,limit", [("trn3", 4, 2), ("trn2", 3, 2), ("trn1", 2, 1)])
+def test_lnc_degree_too_large_for_target(set_target, target, n, limit):
+    set_target(target)
+    k = nki.jit(_copy_kernel)[n]
+    with pytest.raises(V, match=rf"_copy_kernel\[{n}\]: {target} supports LNC degree up to "
+                                rf"{limit}"):
+        nki.simulate(k)(np.ones((4, 4), np.float32))
+    set_target(None)
+    sanity_check()
+
+
+def test_lnc2_on_trn1_via_plain_call(set_target, monkeypatch):
+    set_target("trn1")
+    monkeypatch.setenv("NKI_SIMULATOR", "1")
+    k = nki.jit(_copy_kernel)
+    with pytest.raises(V, match=r"trn1 supports LNC degree up to 1"):
+        k[2](np.ones((4, 4), np.float32))
+    set_target(None)
+    sanity_check()
+
+
+def test_unknown_target_name(set_target):
+    set_target("trn9")
+    with pytest.raises(V, match=r"unknown platform target 'trn9' "
+                                r"\(NEURON_PLATFORM_TARGET_OVERRIDE\): expected one of"):
+        nki.simulate(_copy_kernel)(np.ones((4, 4), np.float32))
+    set_target(None)
+    sanity_check()
+
+
+def test_returning_an_sbuf_tile():
+    def kernel(a):
+        t = nl.ndarray(a.shape, dtype=a.dtype, buffer=nl.sbuf)
+        nisa.dma_copy(t, a)
+        return t
+    with pytest.raises(V, match=r"the kernel returned NkiTenster|the kernel returned .*sbuf.*an "
+                                r"on-chip tensor; kernel outputs must be HBM tensors allocated "
+                                r"with nl\.ndarray\(\.\.\., buffer=nl\.shared_hbm\)"):
+        nki.simulate(kernel)(np.ones((4, 4), np.float32))
+    sanity_check()
+
+
+def test_returning_a_psum_tile():
+    def kernel(a):
+        p = nl.ndarray((4, 4), dtype=nl.float32, buffer=nl.psum)
+        nisa.memset(p, 0.0)
+        return (p,)
+    with pytest.raises(V, match=r"psum.*an on-chip tensor; kernel outputs must be HBM"):
+        nki.simulate(kernel)(np.ones((4, 4), np.float32))
+    sanity_check()
+
+
+def test_returning_a_private_hbm_tensor():
+    def kernel(a):
+        t = nl.ndarray(a.shape, dtype=a.dtype, buffer=nl.sbuf)
+        nisa.dma_copy(t, a)
+        out = nl.ndarray(a.shape, dtype=a.dtype, buffer=nl.hbm)
+        nisa.dma_copy(out, t)
+        return out
+    with pytest.raises(V, match=r"the kernel returned .*private_hbm.* allocated in nl\.hbm "
+                                r"\(private_hbm\); kernel outputs must be allocated with "
+                                r"buffer=nl\.shared_hbm"):
+        nki.simulate(kernel)(np.ones((4, 4), np.float32))
+    sanity_check()
+
+
+def test_typing_annotation_mismatch():
+    def kernel(a: nt.tensor[128, 512]):
+        return None
+    with pytest.raises(V, match=r"kernel kernel: argument 'a' has shape \(64, 512\) but is "
+                                r"annotated nt\.tensor\[128, 512\]"):
+        nki.simulate(kernel)(np.ones((64, 512), np.float32))
+    sanity_check()
+
+
+def test_unsupported_input_dtype():
+    with pytest.raises(V, match=r"kernel argument 'a': numpy dtype float64 has no NKI equivalent"):
+        nki.simulate(_copy_kernel)(np.ones((4, 4), np.float64))
+    sanity_check()
+
+
+def test_plain_call_without_simulator():
+    k = nki.jit(_copy_kernel)
+    with pytest.raises(RuntimeError, match=r"NKI_SIMULATOR=1.*nki\.simulate\(_copy_kernel\)"):
+        k(np.ones((4, 4), np.float32))
+    sanity_check()
+
+
+def test_removed_dma_copy_parameters_raise_type_error():
+    def kernel(a):
+        t = nl.ndarray(a.shape, dtype=a.dtype, buffer=nl.sbuf)
+        nisa.dma_copy(t, a, dst_rmw_op=nl.add)
+    with pytest.raises(TypeError, match="dst_rmw_op"):
+        nki.simulate(kernel)(np.ones((4, 4), np.float32))
+    sanity_check()
+
+
+def test_many_errors_in_a_row_leave_the_simulator_usable():
+    def bad():
+        nisa.memset(sbuf((16, 8), nl.int32), 0.5)
+    for _ in range(50):
+        with pytest.raises(V):
+            nki.simulate(bad)()
+    sanity_check()
