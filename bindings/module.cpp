@@ -115,6 +115,7 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("core_id", &Interpreter::core_id)
       .def_property_readonly("num_cores", &Interpreter::num_cores)
       .def_property_readonly("target", [](const Interpreter& i) { return std::string(i.target().name); })
+      .def("reset", &Interpreter::reset)
       .def("instruction_count", [](const Interpreter& i) { return i.instruction_count(); })
       .def("instruction_counts", [](const Interpreter& i) {
         py::dict d;

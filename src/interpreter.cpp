@@ -42,6 +42,14 @@ Tensor Interpreter::allocate(Buffer b, const std::vector<int64_t>& shape, DType 
   return Tensor(std::move(a), dtype, shape);
 }
 
+bool Interpreter::reset() {
+  if (sbuf_.live_allocations() != 0 || psum_.live_allocations() != 0) return false;
+  counts_.fill(0);
+  scalar_acc.fill(0.f);
+  observers_.clear();
+  return true;
+}
+
 uint64_t Interpreter::instruction_count() const {
   return std::accumulate(counts_.begin(), counts_.end(), uint64_t{0});
 }

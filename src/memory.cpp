@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 
 #include "nkisim/errors.hpp"
+#include "parallel.hpp"
 
 namespace nkisim {
 
@@ -54,6 +55,20 @@ void fill_sentinel(DType t, std::byte* p, int64_t bytes) {
   std::memcpy(p + words * 8, &word, static_cast<size_t>(bytes - words * 8));
 }
 
+HostBuffer host_alloc(size_t bytes, bool huge_pages) {
+  // Huge pages for large buffers, as numpy does for its own: far fewer page faults and TLB misses.
+  constexpr size_t kHuge = size_t{2} << 20;
+  const bool huge = huge_pages && bytes >= 2 * kHuge;
+  const size_t align = huge ? kHuge : 64;
+  const size_t total = (bytes + align - 1) / align * align;
+  void* mem = std::aligned_alloc(align, total);
+  if (mem == nullptr) throw AllocationError("cannot reserve " + std::to_string(bytes) + " bytes of host memory");
+#ifdef MADV_HUGEPAGE
+  if (huge) madvise(mem, total, MADV_HUGEPAGE);
+#endif
+  return HostBuffer(static_cast<std::byte*>(mem));
+}
+
 Allocation::~Allocation() {
   if (memory != nullptr) memory->release(this);
 }
@@ -61,11 +76,19 @@ Allocation::~Allocation() {
 AllocationPtr make_hbm(Buffer b, int64_t bytes, DType sentinel_dtype, std::string name) {
   auto a = std::make_shared<Allocation>();
   a->buffer = b;
-  a->owned.reset(new std::byte[static_cast<size_t>(std::max<int64_t>(bytes, 1))]);  // not zeroed
+  a->owned = host_alloc(static_cast<size_t>(std::max<int64_t>(bytes, 1)), true);  // not zeroed
   a->data = a->owned.get();
   a->bytes = bytes;
   a->name = std::move(name);
-  fill_sentinel(sentinel_dtype, a->data, bytes);
+  // Fill (and fault in) large buffers from both cores, in element-aligned chunks.
+  const int64_t chunk = int64_t{1} << 22, es = static_cast<int64_t>(size_of(sentinel_dtype));
+  const int64_t chunks = (bytes + chunk - 1) / chunk;
+  parallel_rows(chunks, bytes, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const int64_t off = c * chunk, n = std::min(chunk, bytes - off);
+      fill_sentinel(sentinel_dtype, a->data + off, n / es * es);
+    }
+  });
   return a;
 }
 
@@ -101,15 +124,8 @@ Memory::Memory(Buffer kind, int partitions, int64_t bytes_per_partition, int64_t
       host_stride_(padded_stride(bytes_per_partition)) {
   // Huge pages: an instruction touches one line per partition, 128 pages apart with 4 KiB pages.
   // Untouched pages stay unmapped until a tensor lands on them: no upfront cost.
-  constexpr size_t kHuge = size_t{2} << 20;
-  const size_t total = (static_cast<size_t>(host_stride_) * partitions_ + kHuge - 1) / kHuge * kHuge;
-  void* mem = std::aligned_alloc(kHuge, total);
-  if (mem == nullptr) throw AllocationError("cannot reserve host memory for " + std::string(buffer_name(kind)));
-#ifdef MADV_HUGEPAGE
-  madvise(mem, total, MADV_HUGEPAGE);
-#endif
-  storage_.reset(static_cast<std::byte*>(mem));
-  if (kind == Buffer::psum) shadow_.reset(new uint8_t[total]);
+  storage_ = host_alloc(static_cast<size_t>(host_stride_) * partitions_, true);
+  if (kind == Buffer::psum) shadow_.reset(new uint8_t[static_cast<size_t>(host_stride_) * partitions_]);
 }
 
 Memory::~Memory() = default;

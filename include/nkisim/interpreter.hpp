@@ -48,6 +48,9 @@ class Interpreter {
   }
 
   void add_observer(std::shared_ptr<Observer> o) { observers_.push_back(std::move(o)); }
+  // Ready for a new launch: counters and engine state cleared. On-chip memory is reused as is
+  // (fresh allocations are sentinel-filled anyway); returns false if tensors are still alive.
+  bool reset();
   uint64_t instruction_count() const;
   uint64_t instruction_count(OpKind k) const { return counts_[static_cast<int>(k)]; }
 

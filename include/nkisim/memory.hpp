@@ -34,6 +34,13 @@ inline bool is_on_chip(Buffer b) { return !is_hbm(b); }
 
 class Memory;
 
+// Host memory for simulated storage (64-byte aligned; huge pages when large).
+struct FreeDeleter {
+  void operator()(std::byte* p) const { std::free(p); }
+};
+using HostBuffer = std::unique_ptr<std::byte[], FreeDeleter>;
+HostBuffer host_alloc(size_t bytes, bool huge_pages);
+
 // One tensor's storage. Immutable placement; shared by every view of the tensor.
 struct Allocation {
   Buffer buffer = Buffer::private_hbm;
@@ -49,7 +56,7 @@ struct Allocation {
   std::string name;
   Memory* memory = nullptr;              // on-chip space to return the rectangle to
   std::shared_ptr<void> keepalive;       // HBM: owned storage or the caller's array
-  std::unique_ptr<std::byte[]> owned;    // HBM allocations made by a kernel
+  HostBuffer owned;                      // HBM allocations made by a kernel
 
   Allocation() = default;
   Allocation(const Allocation&) = delete;
@@ -103,10 +110,7 @@ class Memory {
   int64_t bank_bytes_;
   int core_;
   int64_t host_stride_;  // bytes_pp_ padded so partitions do not alias in the CPU caches
-  struct FreeDeleter {
-    void operator()(std::byte* p) const { std::free(p); }
-  };
-  std::unique_ptr<std::byte[], FreeDeleter> storage_;
+  HostBuffer storage_;
   std::unique_ptr<uint8_t[]> shadow_;
   mutable std::mutex mu_;
   std::vector<Block> live_;

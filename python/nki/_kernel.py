@@ -238,7 +238,7 @@ def launch(kernel, args, kwargs):
     inputs = {a._alloc_id for a in list(wargs) + list(wkwargs.values()) if isinstance(a, _core.Tensor)}
     L = Launch(n, info)
     L.grid_ndim = 1 if kernel.grid else 0
-    L.interpreters = [_core.Interpreter(info["name"], i, n) for i in range(n)]
+    L.interpreters = [_interpreter(info["name"], i, n) for i in range(n)]
     results = [None] * n
     errors = [None] * n
 
@@ -253,15 +253,18 @@ def launch(kernel, args, kwargs):
             _core.clear_current()
             _state.launch = None
 
-    if n == 1:
-        program(0)
-    else:
-        threads = [threading.Thread(target=program, args=(i,), name=f"nki-program-{i}")
-                   for i in range(n)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+    try:
+        if n == 1:
+            program(0)
+        else:
+            threads = [threading.Thread(target=program, args=(i,), name=f"nki-program-{i}")
+                       for i in range(n)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    finally:
+        _release(L.interpreters)
     for e in errors:
         if e is not None:
             raise e
@@ -272,6 +275,29 @@ def launch(kernel, args, kwargs):
     last_launch.stats = {"instructions": sum(i.instruction_count() for i in L.interpreters),
                          "by_op": [i.instruction_counts() for i in L.interpreters]}
     return _output(out, framework)
+
+
+_POOL = {}  # (target, core, cores) -> idle Interpreters, reused across launches (SBUF stays mapped)
+_POOL_LOCK = threading.Lock()
+
+
+def _interpreter(target, core, cores):
+    """An idle interpreter for this core, or a new one. Give it back with _release."""
+    with _POOL_LOCK:
+        idle = _POOL.setdefault((target, core, cores), [])
+        while idle:
+            it = idle.pop()
+            if it.reset():  # no tensor of an earlier launch is still alive in its memory
+                return it
+    return _core.Interpreter(target, core, cores)
+
+
+def _release(interpreters):
+    with _POOL_LOCK:
+        for it in interpreters:
+            idle = _POOL.setdefault((it.target, it.core_id, it.num_cores), [])
+            if len(idle) < 2:
+                idle.append(it)
 
 
 def _writeback(original, arr):

@@ -15,6 +15,7 @@ ACT_NAMES = ["copy", "square", "sigmoid", "relu", "gelu", "gelu_dx", "gelu_apprx
              "sign", "abs"]
 ALU = {}  # nl function -> AluOp id
 ACT = {}  # nl function -> ActFn id
+ALU_OR_NONE = {None: 0}  # ALU plus "no op"
 
 
 def register(namespace):
@@ -23,6 +24,7 @@ def register(namespace):
         ALU[namespace[n]] = i
     for i, n in enumerate(ACT_NAMES):
         ACT[namespace[n]] = i
+    ALU_OR_NONE.update(ALU)
 
 
 def _name(op):

@@ -1,5 +1,9 @@
 #include "isa/common.hpp"
 
+#include <sched.h>
+
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -393,96 +397,6 @@ void operand_rows(const Operand& o, int64_t r0, int64_t nr, float* out) {
 
 void expand_rows(const float* per_row, int64_t nr, int64_t nc, float* out) {
   for (int64_t r = 0; r < nr; ++r) std::fill(out + r * nc, out + (r + 1) * nc, per_row[r]);
-}
-
-// ---------------------------------------------------------------- both cores
-namespace {
-// One helper thread; the caller runs the other half. A busy helper (the other program of an LNC2
-// launch is using it) means the caller runs everything itself.
-class Helper {
- public:
-  Helper() : t_([this] { loop(); }) {}
-  ~Helper() {
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    t_.join();
-  }
-  bool try_run(const std::function<void()>& job) {
-    std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
-    if (!busy.owns_lock()) return false;
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      job_ = &job;
-      done_ = false;
-    }
-    cv_.notify_all();
-    held_ = std::move(busy);
-    return true;
-  }
-  void wait() {
-    std::unique_lock<std::mutex> g(mu_);
-    cv_.wait(g, [&] { return done_; });
-    held_.unlock();
-  }
-
- private:
-  void loop() {
-    std::unique_lock<std::mutex> g(mu_);
-    for (;;) {
-      cv_.wait(g, [&] { return stop_ || job_ != nullptr; });
-      if (stop_) return;
-      const std::function<void()>* j = job_;
-      job_ = nullptr;
-      g.unlock();
-      (*j)();
-      g.lock();
-      done_ = true;
-      cv_.notify_all();
-    }
-  }
-  std::mutex mu_, busy_;
-  std::unique_lock<std::mutex> held_;
-  std::condition_variable cv_;
-  const std::function<void()>* job_ = nullptr;
-  bool done_ = true, stop_ = false;
-  std::thread t_;
-};
-Helper& helper() {
-  static Helper h;
-  return h;
-}
-}  // namespace
-
-void parallel_rows(int64_t nrows, int64_t work, const std::function<void(int64_t, int64_t)>& f) {
-  (void)work;
-  if (std::thread::hardware_concurrency() < 2 || nrows < 2) {
-    f(0, nrows);
-    return;
-  }
-  const int64_t mid = nrows / 2;
-  std::exception_ptr err;
-  std::function<void()> job = [&] {
-    try {
-      f(mid, nrows);
-    } catch (...) {
-      err = std::current_exception();
-    }
-  };
-  if (!helper().try_run(job)) {
-    f(0, nrows);
-    return;
-  }
-  try {
-    f(0, mid);
-  } catch (...) {
-    helper().wait();
-    throw;
-  }
-  helper().wait();
-  if (err) std::rethrow_exception(err);
 }
 
 }  // namespace nkisim::isa

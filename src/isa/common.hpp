@@ -24,6 +24,7 @@
 #include "nkisim/interpreter.hpp"
 #include "nkisim/op.hpp"
 #include "nkisim/tensor.hpp"
+#include "parallel.hpp"
 
 namespace nkisim::isa {
 
@@ -112,7 +113,6 @@ inline constexpr int64_t kBlockElems = 2048;  // 8 KiB of fp32 lanes: a few fit 
 // when the instruction is large. `f` must only touch its own block.
 template <class F>
 void for_blocks(int64_t nrows, int64_t ncols, F&& f);
-void parallel_rows(int64_t nrows, int64_t work, const std::function<void(int64_t, int64_t)>& f);
 
 template <class F>
 void for_blocks(int64_t nrows, int64_t ncols, F&& f) {

@@ -299,3 +299,28 @@ def test_positional_arguments(rng):
         nisa.activation(o, nl.copy, x, bias, 2.0)
         return o
     assert_equal(run(body, a, b), a * 2 + b)
+
+
+def test_copy_of_large_int32_is_lossy_through_float32():
+    a = np.array([[2 ** 24 + 1, 2 ** 25 + 3, 7, -(2 ** 24) - 1]], dtype=np.int32)
+    out = run(act_body(nl.copy, nl.int32), a)
+    assert_equal(out, a.astype(np.float32).astype(np.int32))
+
+
+def test_reduction_on_a_partition_offset_view(rng):
+    a = random(rng, (128, 8), F32)
+
+    def body(x):
+        d = sbuf((128, 8), nl.float32)
+        r = sbuf((128, 1), nl.float32)
+        nisa.memset(r, 0.0)
+        nisa.activation(d[32:64, :], nl.copy, x[32:64, :], reduce_op=nl.add,
+                        reduce_res=r[32:64, :], reduce_cmd=nisa.reduce_cmd.reset_reduce)
+        nisa.activation(d[64:96, :], nl.copy, x[64:96, :], scale=2.0, reduce_op=nl.add,
+                        reduce_res=r[64:96, :], reduce_cmd=nisa.reduce_cmd.reset_reduce)
+        return r
+    out = run(body, a)
+    expected = np.zeros((128, 1))
+    expected[32:64] = _sum(a[32:64])
+    expected[64:96] = 2 * _sum(a[64:96])
+    assert_close(out, expected, rtol=1e-5)

@@ -256,3 +256,74 @@ def test_dma_into_input_argument_updates_it_in_place(rng):
         nisa.dma_copy(y, t)
     assert nki.simulate(kernel)(a, b) is None
     assert_equal(b, a)
+
+
+@pytest.mark.parametrize("dtype", [nl.float8_e4m3, nl.float8_e4m3fn, nl.float8_e5m2])
+def test_fresh_fp8_tiles_hold_nan(dtype):
+    def kernel():
+        t = nl.ndarray((4, 4), dtype=dtype, buffer=nl.sbuf)
+        out = nl.ndarray((4, 4), dtype=nl.float32, buffer=nl.shared_hbm)
+        nisa.dma_copy(out, t)
+        return out
+    assert np.isnan(nki.simulate(kernel)()).all()
+
+
+def test_fresh_shared_hbm_and_private_hbm_hold_sentinels():
+    def kernel():
+        h = nl.ndarray((4, 4), dtype=nl.int32, buffer=nl.hbm)
+        t = sbuf((4, 4), nl.int32)
+        nisa.dma_copy(t, h)  # HBM -> SBUF keeps the sentinel
+        out_i = nl.ndarray((4, 4), dtype=nl.int32, buffer=nl.shared_hbm)
+        nisa.dma_copy(out_i, t)
+        out_f = nl.ndarray((4, 4), dtype=nl.bfloat16, buffer=nl.shared_hbm)
+        return out_i, out_f
+    out_i, out_f = nki.simulate(kernel)()
+    assert (out_i == 4).all()
+    assert np.isnan(out_f.astype(np.float32)).all()
+
+
+def test_one_dimensional_hbm_arguments(rng):
+    a = random(rng, (256,), F32)
+
+    def kernel(x):
+        t = sbuf((2, 128), nl.float32)
+        nisa.dma_copy(t, x.reshape((2, 128)))
+        out = nl.ndarray((256,), dtype=nl.float32, buffer=nl.shared_hbm)
+        nisa.dma_copy(out, t)
+        return out
+    assert_equal(nki.simulate(kernel)(a), a)
+
+
+def _random_slice(rng, n):
+    step = int(rng.integers(1, 4))
+    start = int(rng.integers(0, n))
+    stop = int(rng.integers(start + 1, n + 1))
+    return slice(start, stop, step)
+
+
+def _count(s):
+    return len(range(s.start, s.stop, s.step))
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_random_strided_views_match_numpy(seed):
+    # A random strided view of a 3-D HBM tensor -> SBUF (random partition offset) -> a random
+    # view of a 3-D output, all checked against numpy slicing.
+    rng = np.random.default_rng(seed)
+    dtype = [F32, BF16, np.dtype(np.int16), np.dtype(np.uint8)][seed % 4]
+    src = random(rng, (9, 7, 11), dtype, lo=-100, hi=100)
+    s = tuple(_random_slice(rng, n) for n in src.shape)
+    view = src[s]
+    p = view.shape[0]
+    free = int(np.prod(view.shape[1:]))
+    p0 = int(rng.integers(0, 128 - p + 1))
+    out_shape = (p, free + 3)
+
+    def kernel(x):
+        t = sbuf((128, free), NL[dtype])
+        nisa.dma_copy(t[p0:p0 + p, :], x[s])
+        out = nl.ndarray(out_shape, dtype=NL[dtype], buffer=nl.shared_hbm)
+        nisa.dma_copy(out[:, 1:free + 1], t[p0:p0 + p, :])
+        return out
+    out = nki.simulate(kernel)(src)
+    assert_equal(out[:, 1:free + 1], view.reshape(p, free))

@@ -8,7 +8,10 @@ NotImplementedError).
 """
 import dataclasses
 import inspect
+import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -17,7 +20,7 @@ import nki
 import nki.isa as nisa
 import nki.language as nl
 import nki.typing as nt
-from conftest import psum, sanity_check, sbuf
+from conftest import kernel_raises, psum, sanity_check, sbuf
 
 V = nisa.NkiValidationError
 OOB = nisa.NkiOutOfBoundsError
@@ -44,15 +47,17 @@ class Case:
     match: str
     target: str = None
     grid: int = None
+    located: bool = True  # False: known gap, checked by its own xfail test
 
 
 CASES = []
 
 
-def case(exc, match, *args, target=None, grid=None):
+def case(exc, match, *args, target=None, grid=None, located=True):
     """Register a kernel that must fail with `exc` whose message matches `match` (re.search)."""
     def deco(fn):
-        CASES.append(pytest.param(Case(fn, args, exc, match, target, grid), id=fn.__name__))
+        CASES.append(pytest.param(Case(fn, args, exc, match, target, grid, located),
+                                  id=fn.__name__))
         return fn
     return deco
 
@@ -165,8 +170,13 @@ def tensor_copy_into_hbm(a):
     nisa.tensor_copy(a, sbuf((128, 8), nl.float32))
 
 
-@case(V, r"nki\.isa\.dma_copy: dst: .*'a'.* wraps a read-only array",
-      np.broadcast_to(np.ones((1, 8), np.float32), (128, 8)))
+def _read_only(shape):
+    a = np.ones(shape, np.float32)
+    a.setflags(write=False)
+    return a
+
+
+@case(V, r"nki\.isa\.dma_copy: dst: .*'a'.* wraps a read-only array", _read_only((128, 8)))
 def dma_copy_into_read_only_input(a):
     nisa.dma_copy(a, sbuf((128, 8), nl.float32))
 
@@ -261,7 +271,7 @@ def memset_x4_non_zero():
     nisa.memset(sbuf((16, 8), nl.float8_e4m3fn_x4), 1)
 
 
-@case(V, r"nki\.isa\.memset: value: must be a Python number, found NkiTensor")
+@case(V, r"nki\.isa\.memset: value: must be a Python number, found \w*Tensor")
 def memset_tile_value():
     nisa.memset(sbuf((16, 8), nl.float32), sbuf((16, 1), nl.float32))
 
@@ -446,7 +456,7 @@ def unknown_dtype_name():
 @case(V, r"nki\.isa\.tensor_reduce: axis: axis 0 is not a free dimension of data with shape "
          r"\[16, 8\].*partition axis 0 cannot be reduced")
 def tensor_reduce_axis_0():
-    nisa.tensor_reduce(sbuf((1, 8), nl.float32), nl.add, sbuf((16, 8), nl.float32), axis=0)
+    nisa.tensor_reduce(sbuf((16, 8), nl.float32), nl.add, sbuf((16, 8), nl.float32), axis=0)
 
 
 @case(V, r"nki\.isa\.tensor_reduce: axis: axes \(1\) must be the trailing contiguous free "
@@ -546,10 +556,47 @@ def reshape_moves_partition_dim():
     sbuf((128, 8), nl.float32).reshape((64, 16))
 
 
-@case(UNSUP, r"assigning into sbuf float32\[16, 8\] with t\[\.\.\.\] = value is not supported")
+@case(UNSUP, r"assigning into sbuf float32\[16, 8\] with t\[\.\.\.\] = value is not supported",
+      located=False)
 def setitem_on_tile():
     t = sbuf((16, 8), nl.float32)
     t[0:4, :] = 1.0
+
+
+@case(V, r"reshape of private_hbm float32\[128, 4\] 'a' needs a contiguous view", F)
+def reshape_of_strided_view(a):
+    a[:, ::2].reshape((512,))
+
+
+@case(OOB, r"\.ap\(\) of private_hbm float32\[8, 8\] 'a' reaches elements \[0, 1407\] of the "
+           r"buffer, which holds 1024 elements", F)
+def ap_out_of_bounds_on_hbm(a):
+    a.ap([[200, 8], [1, 8]])
+
+
+@case(V, r"nki\.isa\.tensor_scalar: operand0: must be in sbuf or psum, found a tensor in "
+         r"private_hbm", np.ones((16, 1), np.float32))
+def tensor_scalar_operand_tile_in_hbm(v):
+    nisa.tensor_scalar(sbuf((16, 8), nl.float32), sbuf((16, 8), nl.float32), nl.add, v)
+
+
+@case(V, r"nki\.isa\.activation: bias: cannot be tfloat32")
+def activation_bias_tfloat32():
+    nisa.activation(sbuf((16, 8), nl.float32), nl.exp, sbuf((16, 8), nl.float32),
+                    bias=sbuf((16, 1), nl.tfloat32))
+
+
+@case(V, r"nki\.isa\.activation: reduce_cmd: load_reduce is not available on activation")
+def activation_load_reduce():
+    nisa.activation(sbuf((16, 8), nl.float32), nl.exp, sbuf((16, 8), nl.float32),
+                    reduce_op=nl.add, reduce_res=sbuf((16, 1), nl.float32),
+                    reduce_cmd=nisa.reduce_cmd.load_reduce)
+
+
+@case(V, r"nki\.isa\.tensor_reduce: negate: is only valid with arithmetic operators")
+def tensor_reduce_negate_bitvec():
+    nisa.tensor_reduce(sbuf((16, 1), nl.int32), nl.bitwise_or, sbuf((16, 8), nl.int32), 1,
+                       negate=True)
 
 
 # ---------------------------------------------------------------- allocation
@@ -569,9 +616,9 @@ def sbuf_tile_larger_than_partition():
 
 @case(ALLOC, r"cannot allocate psum tensor 'acc8' of 128 partitions x 2048 bytes: psum is full")
 def psum_overflow():
-    tiles = [nl.ndarray((128, 512), dtype=nl.float32, buffer=nl.psum, name=f"acc{i}")
-             for i in range(9)]
-    assert len(tiles) == 9
+    tiles = []
+    for i in range(9):
+        tiles.append(nl.ndarray((128, 512), dtype=nl.float32, buffer=nl.psum, name=f"acc{i}"))
 
 
 @case(ALLOC, r"cannot allocate psum tensor 'p': 16388 bytes per partition exceed the psum "
@@ -652,7 +699,7 @@ def vector_transpose_too_big():
 @case(V, r"nki\.isa\.nc_transpose: data: the tensor engine transposes at most \[128, 128\], "
          r"found \[16, 129\]")
 def tensor_transpose_too_big():
-    nisa.nc_transpose(psum((129, 16)), sbuf((16, 129), nl.float32))
+    nisa.nc_transpose(psum((128, 16)), sbuf((16, 129), nl.float32))
 
 
 @case(V, r"nki\.isa\.nc_transpose: dst: dtype must equal data dtype float32, found bfloat16")
@@ -716,14 +763,18 @@ def _location(msg):
 def test_kernel_error(c, set_target):
     if c.target:
         set_target(c.target)
-    args = [a.copy() if a.flags.writeable else a for a in c.args]
+    args = [a.copy() if a.flags.writeable else a for a in c.args]  # fresh inputs per run
     k = nki.jit(c.kernel)
     if c.grid:
         k = k[c.grid]
-    with pytest.raises(c.exc, match=c.match) as ei:
+    with kernel_raises(c.exc, match=c.match) as ei:
         nki.simulate(k)(*args)
     assert type(ei.value) is c.exc, f"{type(ei.value).__name__} raised, expected {c.exc.__name__}"
     msg = str(ei.value)
+    if not c.located:
+        set_target(None)
+        sanity_check()
+        return
     line, func, src = _location(msg)
     lines, first = inspect.getsourcelines(c.kernel)
     assert func == c.kernel.__name__
@@ -825,7 +876,7 @@ def test_returning_an_sbuf_tile():
         t = nl.ndarray(a.shape, dtype=a.dtype, buffer=nl.sbuf)
         nisa.dma_copy(t, a)
         return t
-    with pytest.raises(V, match=r"the kernel returned NkiTenster|the kernel returned .*sbuf.*an "
+    with kernel_raises(V, match=r"the kernel returned .*sbuf.*an "
                                 r"on-chip tensor; kernel outputs must be HBM tensors allocated "
                                 r"with nl\.ndarray\(\.\.\., buffer=nl\.shared_hbm\)"):
         nki.simulate(kernel)(np.ones((4, 4), np.float32))
@@ -837,7 +888,7 @@ def test_returning_a_psum_tile():
         p = nl.ndarray((4, 4), dtype=nl.float32, buffer=nl.psum)
         nisa.memset(p, 0.0)
         return (p,)
-    with pytest.raises(V, match=r"psum.*an on-chip tensor; kernel outputs must be HBM"):
+    with kernel_raises(V, match=r"psum.*an on-chip tensor; kernel outputs must be HBM"):
         nki.simulate(kernel)(np.ones((4, 4), np.float32))
     sanity_check()
 
@@ -882,7 +933,7 @@ def test_removed_dma_copy_parameters_raise_type_error():
     def kernel(a):
         t = nl.ndarray(a.shape, dtype=a.dtype, buffer=nl.sbuf)
         nisa.dma_copy(t, a, dst_rmw_op=nl.add)
-    with pytest.raises(TypeError, match="dst_rmw_op"):
+    with kernel_raises(TypeError, match="dst_rmw_op"):
         nki.simulate(kernel)(np.ones((4, 4), np.float32))
     sanity_check()
 
@@ -891,6 +942,53 @@ def test_many_errors_in_a_row_leave_the_simulator_usable():
     def bad():
         nisa.memset(sbuf((16, 8), nl.int32), 0.5)
     for _ in range(50):
-        with pytest.raises(V):
+        with kernel_raises(V):
             nki.simulate(bad)()
     sanity_check()
+
+
+HEAP_REPRO = """
+import nki, nki.language as nl, nki.isa as nisa
+def k():
+    a = nl.ndarray((128, 8), dtype=nl.float32, buffer=nl.sbuf)
+    b = nl.ndarray((128, 4), dtype=nl.float32, buffer=nl.sbuf)
+    nisa.tensor_copy(a, b)   # NkiValidationError while a and b are alive
+for i in range(40):
+    try:
+        nki.simulate(k)()
+    except AssertionError:
+        pass                 # releasing the traceback frees the launch before a and b
+print("survived")
+"""
+
+
+@pytest.mark.xfail(reason="nkisim bug: an on-chip tensor that outlives its launch's Interpreter "
+                          "(e.g. held by the traceback of an error raised in the kernel) returns "
+                          "its rectangle to the freed Memory (Allocation::memory is a raw "
+                          "pointer): heap corruption, the process aborts", strict=True)
+def test_live_tiles_after_a_failed_launch_do_not_corrupt_the_heap():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(nki.__file__)))
+    r = subprocess.run([sys.executable, "-c", HEAP_REPRO], env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0 and "survived" in r.stdout, (r.returncode, r.stderr[-500:])
+
+
+@pytest.mark.xfail(reason="nkisim bug: NkiTensor.__setitem__ raises NkiUnsupportedError without "
+                          "the kernel source line (it is not wrapped by _errors.reraise like "
+                          "__getitem__/reshape)", strict=True)
+def test_setitem_error_points_at_kernel_line():
+    with kernel_raises(UNSUP) as ei:
+        nki.simulate(setitem_on_tile)()
+    _location(str(ei.value))
+
+
+@pytest.mark.xfail(reason="nkisim bug: a read-only input that is not C-contiguous is copied to a "
+                          "writable buffer, so a kernel write is accepted and the write-back then "
+                          "fails with a bare numpy ValueError instead of NkiValidationError at "
+                          "the dma_copy", strict=True)
+def test_read_only_non_contiguous_input_is_rejected_at_the_write():
+    a = np.broadcast_to(np.ones((1, 8), np.float32), (128, 8))  # read-only, not contiguous
+    with kernel_raises(V, match=r"read-only") as ei:
+        nki.simulate(dma_copy_into_read_only_input)(a)
+    _location(str(ei.value))

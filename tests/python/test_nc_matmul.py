@@ -283,3 +283,16 @@ def test_nl_matmul_transpose_x(rng):
     def body(a, b):
         return nl.matmul(a, b, transpose_x=True)
     close(run(body, s, m), ref(s, m))
+
+
+def test_tfloat32_inputs(rng):
+    s, m = random(rng, (32, 16), F32), random(rng, (32, 8), F32)
+
+    def body(a, b):
+        ts = sbuf(a.shape, nl.tfloat32)
+        nisa.tensor_copy(ts, a)
+        d = psum((16, 8))
+        nisa.nc_matmul(d, ts, b)  # tfloat32 with float32 is allowed
+        return d, ts
+    out, ts = run(body, s, m)
+    close(out, ref(ts, m))

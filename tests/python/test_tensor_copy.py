@@ -180,3 +180,85 @@ def test_plain_kernel_with_nki_jit(rng):
         nisa.dma_copy(out, u)
         return out
     assert_equal(nki.simulate(kernel)(a), a.astype(np.float32))
+
+
+def test_int_to_narrow_int_goes_through_float32_and_saturates():
+    a = np.array([[300, -300, 127, -128, 2 ** 30, 5]], dtype=np.int32)
+    assert_equal(run(copy_body(nl.int8), a), np.array([[127, -128, 127, -128, 127, 5]], np.int8))
+    assert_equal(run(copy_body(nl.uint8), a), np.array([[255, 0, 127, 0, 255, 5]], np.uint8))
+
+
+@pytest.mark.parametrize("dtype,check", [(nl.float32, np.isnan), (nl.bfloat16, np.isnan),
+                                         (nl.int32, lambda x: x == 4)])
+def test_fresh_psum_tile_holds_sentinels(dtype, check):
+    def body():
+        p = psum((16, 8), dtype)
+        o = sbuf((16, 8), dtype)
+        nisa.tensor_copy(o, p)
+        return o
+    out = run(body)
+    assert check(out.astype(np.float32) if out.dtype.kind != "i" else out).all()
+
+
+def test_explicit_address_placement_and_aliasing(rng):
+    # address=(partition, byte offset) pins the tile; two tiles at one address share storage.
+    a = random(rng, (32, 8), F32)
+
+    def body(x):
+        t1 = nl.ndarray((32, 8), dtype=nl.float32, buffer=nl.sbuf, address=(64, 256))
+        t2 = nl.ndarray((32, 8), dtype=nl.float32, buffer=nl.sbuf, address=(64, 256))
+        nisa.tensor_copy(t1, x)
+        o = sbuf((32, 8), nl.float32)
+        nisa.tensor_copy(o, t2)
+        return o
+    assert_equal(run(body, a), a)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_strided_views_match_numpy(seed):
+    rng = np.random.default_rng(100 + seed)
+    dtype = [F32, BF16, I32, np.dtype(np.int8)][seed % 4]
+    src = random(rng, (64, 6, 10), dtype, lo=-50, hi=50)
+
+    def rslice(n):
+        step = int(rng.integers(1, 4))
+        start = int(rng.integers(0, n))
+        return slice(start, int(rng.integers(start + 1, n + 1)), step)
+    p = int(rng.integers(1, 33))
+    ps = int(rng.integers(0, 64 - p + 1))
+    s1, s2 = rslice(6), rslice(10)
+    view = src[ps:ps + p, s1, s2]
+    n1, n2 = view.shape[1], view.shape[2]
+    dst_p0 = int(rng.integers(0, 128 - p + 1))
+    engine = [nisa.engine.vector, nisa.engine.gpsimd, nisa.engine.scalar][seed % 3]
+
+    def body(x):
+        o = sbuf((128, n1, 2 * n2), x.dtype)
+        nisa.memset(o, 0)
+        nisa.tensor_copy(o[dst_p0:dst_p0 + p, :, ::2], x[ps:ps + p, s1, s2], engine=engine)
+        return o
+    out = run(body, src)
+    expected = np.zeros((128, n1, 2 * n2), dtype)
+    expected[dst_p0:dst_p0 + p, :, ::2] = view
+    assert_equal(out, expected)
+
+
+def tf32(x):
+    """Round float32 values to tfloat32 (10 mantissa bits), nearest even; NaN/inf kept."""
+    b = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
+    r = ((b + 0xFFF + ((b >> 13) & 1)) & 0xFFFFE000).astype(np.uint32)
+    special = (b & 0x7F800000) == 0x7F800000
+    return np.where(special, b.astype(np.uint32), r).view(np.float32)
+
+
+def test_float32_to_tfloat32_rounds_mantissa(rng):
+    a = random(rng, (16, 32), F32, lo=-1000, hi=1000)
+    a.flat[:4] = np.array([1 + 2 ** -11, 1 + 3 * 2 ** -11, np.inf, -np.inf], np.float32)
+
+    def body(x):
+        t = sbuf(x.shape, nl.tfloat32)
+        nisa.tensor_copy(t, x)
+        return t
+    out = run(body, a)
+    assert out.dtype == np.float32  # tfloat32 arrays come back in a float32 container
+    assert_equal(out, tf32(a))

@@ -281,3 +281,25 @@ def test_nan_and_inf_propagate():
     with np.errstate(invalid="ignore"):
         expected = a + b
     assert_equal(run(tt(nl.add, nl.float32), a, b), expected)
+
+
+def test_int32_exact_path_wraps_like_32_bit_hardware():
+    a = np.array([[2 ** 31 - 1, -2 ** 31, 2 ** 30, 65536]], dtype=np.int32)
+    b = np.array([[1, -1, 2 ** 30, 65536]], dtype=np.int32)
+    out = run(tt(nl.add, nl.int32), a, b)
+    assert_equal(out, (a.astype(np.int64) + b).astype(np.uint64).astype(np.uint32).view(np.int32))
+    out = run(tt(nl.multiply, nl.int32), a, b)
+    assert_equal(out, (a.astype(np.int64) * b).astype(np.uint64).astype(np.uint32).view(np.int32))
+
+
+def test_bitvec_on_psum_operands(rng):
+    a = rng.integers(0, 2 ** 31, size=(16, 8), dtype=np.int64).astype(np.int32)
+    b = rng.integers(0, 2 ** 31, size=(16, 8), dtype=np.int64).astype(np.int32)
+
+    def body(x, y):
+        p = psum(x.shape, nl.int32)
+        nisa.tensor_copy(p, x)
+        d = psum(x.shape, nl.int32)
+        nisa.tensor_tensor(d, p, y, nl.bitwise_xor)
+        return d
+    assert_equal(run(body, a, b), a ^ b)

@@ -48,6 +48,26 @@ class VirtualRegister:
         raise NkiUnsupportedError("nki.isa.VirtualRegister: registers are not supported by nkisim yet")
 
 
+_A = _ops.ALU                 # nl function -> ALU op id
+_AO = _ops.ALU_OR_NONE        # the same, plus None -> 0
+_F = _ops.ACT                 # nl function -> activation id
+_E = _ENGINE                  # id(engine member) -> value
+_RC = {id(m): m.value for m in reduce_cmd}
+_DGE = {id(m): m.value for m in dge_mode}
+_OOB = {id(m): m.value for m in oob_mode}
+
+
+def _bad_call(instr, exc, tensors, checks):
+    """Turn a failed fast-path lookup or argument conversion into a precise error."""
+    for param, value in tensors.items():
+        if value is not None and not isinstance(value, _core.Tensor):
+            _errors.fail(NkiValidationError, f"nki.isa.{instr}: {param}: expected an NkiTensor "
+                                             f"(a tile or HBM tensor), found {type(value).__name__}")
+    for check in checks:
+        check()
+    _errors.fail(NkiValidationError, f"nki.isa.{instr}: invalid arguments: {exc}")
+
+
 def get_nc_version():
     """The nc_version of the simulated target (NEURON_PLATFORM_TARGET_OVERRIDE, default trn3)."""
     if _core.has_current():
@@ -60,25 +80,32 @@ def get_nc_version():
 def dma_copy(dst, src, oob_mode=oob_mode.error, dge_mode=dge_mode.unknown, engine=engine.unknown,
              name=None):
     try:
-        _core.dma_copy(dst, src, _enum(oob_mode, constants.oob_mode, "dma_copy", "oob_mode"),
-                       _enum(dge_mode, constants.dge_mode, "dma_copy", "dge_mode"),
-                       _engine(engine, "dma_copy"), name)
+        _core.dma_copy(dst, src, _OOB[id(oob_mode)], _DGE[id(dge_mode)], _E[id(engine)], name)
     except _ERR as e:
         _reraise(e)
+    except (KeyError, TypeError) as e:
+        _bad_call("dma_copy", e, {"dst": dst, "src": src},
+                  [lambda: _enum(oob_mode, constants.oob_mode, "dma_copy", "oob_mode"),
+                   lambda: _enum(dge_mode, constants.dge_mode, "dma_copy", "dge_mode"),
+                   lambda: _engine(engine, "dma_copy")])
 
 
 def tensor_copy(dst, src, engine=engine.unknown, name=None):
     try:
-        _core.tensor_copy(dst, src, _engine(engine, "tensor_copy"), name)
+        _core.tensor_copy(dst, src, _E[id(engine)], name)
     except _ERR as e:
         _reraise(e)
+    except (KeyError, TypeError) as e:
+        _bad_call("tensor_copy", e, {"dst": dst, "src": src}, [lambda: _engine(engine, "tensor_copy")])
 
 
 def memset(dst, value, engine=engine.unknown, name=None):
     try:
-        _core.memset(dst, value, _engine(engine, "memset"), name)
+        _core.memset(dst, value, _E[id(engine)], name)
     except _ERR as e:
         _reraise(e)
+    except (KeyError, TypeError) as e:
+        _bad_call("memset", e, {"dst": dst}, [lambda: _engine(engine, "memset")])
 
 
 def iota(dst, pattern, offset=0, channel_multiplier=0, name=None):
@@ -95,30 +122,41 @@ def iota(dst, pattern, offset=0, channel_multiplier=0, name=None):
 
 def tensor_tensor(dst, data1, data2, op, engine=engine.unknown, name=None):
     try:
-        _core.tensor_tensor(dst, data1, data2, _ops.alu(op, "tensor_tensor", "op"),
-                            _engine(engine, "tensor_tensor"), name)
+        _core.tensor_tensor(dst, data1, data2, _A[op], _E[id(engine)], name)
     except _ERR as e:
         _reraise(e)
+    except (KeyError, TypeError) as e:
+        _bad_call("tensor_tensor", e, {"dst": dst, "data1": data1, "data2": data2},
+                  [lambda: _ops.alu(op, "tensor_tensor", "op"),
+                   lambda: _engine(engine, "tensor_tensor")])
 
 
 def tensor_scalar(dst, data, op0, operand0, reverse0=False, op1=None, operand1=None,
                   reverse1=False, engine=engine.unknown, name=None):
     try:
-        _core.tensor_scalar(dst, data, _ops.alu(op0, "tensor_scalar", "op0"), operand0, reverse0,
-                            _ops.alu(op1, "tensor_scalar", "op1", optional=True), operand1,
-                            reverse1, _engine(engine, "tensor_scalar"), name)
+        _core.tensor_scalar(dst, data, _A[op0], operand0, reverse0, _AO[op1], operand1, reverse1,
+                            _E[id(engine)], name)
     except _ERR as e:
         _reraise(e)
+    except (KeyError, TypeError) as e:
+        _bad_call("tensor_scalar", e, {"dst": dst, "data": data},
+                  [lambda: _ops.alu(op0, "tensor_scalar", "op0"),
+                   lambda: _ops.alu(op1, "tensor_scalar", "op1", optional=True),
+                   lambda: _engine(engine, "tensor_scalar")])
 
 
 def activation(dst, op, data, bias=None, scale=1.0, reduce_op=None, reduce_res=None,
                reduce_cmd=reduce_cmd.idle, name=None):
     try:
-        _core.activation(dst, _ops.act(op, "activation", "op"), data, bias, scale,
-                         _ops.alu(reduce_op, "activation", "reduce_op", optional=True), reduce_res,
-                         _enum(reduce_cmd, constants.reduce_cmd, "activation", "reduce_cmd"), name)
+        _core.activation(dst, _F[op], data, bias, scale, _AO[reduce_op], reduce_res,
+                         _RC[id(reduce_cmd)], name)
     except _ERR as e:
         _reraise(e)
+    except (KeyError, TypeError) as e:
+        _bad_call("activation", e, {"dst": dst, "data": data, "reduce_res": reduce_res},
+                  [lambda: _ops.act(op, "activation", "op"),
+                   lambda: _ops.alu(reduce_op, "activation", "reduce_op", optional=True),
+                   lambda: _enum(reduce_cmd, constants.reduce_cmd, "activation", "reduce_cmd")])
 
 
 def activation_reduce(dst, op, data, reduce_op, reduce_res, bias=None, scale=1.0, name=None):
