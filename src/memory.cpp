@@ -69,8 +69,37 @@ HostBuffer host_alloc(size_t bytes, bool huge_pages) {
   return HostBuffer(static_cast<std::byte*>(mem));
 }
 
+struct SpaceState {
+  struct Block {
+    int p0, np;
+    int64_t off, size;
+    const Allocation* owner;
+  };
+  HostBuffer storage;
+  std::unique_ptr<uint8_t[]> shadow;
+  std::mutex mu;
+  std::vector<Block> live;
+
+  void release(const Allocation* a) {
+    std::lock_guard<std::mutex> g(mu);
+    for (size_t i = 0; i < live.size(); ++i) {
+      if (live[i].owner == a) {
+        live[i] = live.back();
+        live.pop_back();
+        return;
+      }
+    }
+  }
+};
+
+void Allocation::ensure_filled() const {
+  if (!unfilled) return;
+  for (int p = 0; p < num_partitions; ++p) fill_sentinel(fill_dtype, data + p * partition_stride, bytes);
+  unfilled = false;
+}
+
 Allocation::~Allocation() {
-  if (memory != nullptr) memory->release(this);
+  if (space) space->release(this);
 }
 
 AllocationPtr make_hbm(Buffer b, int64_t bytes, DType sentinel_dtype, std::string name) {
@@ -124,33 +153,24 @@ Memory::Memory(Buffer kind, int partitions, int64_t bytes_per_partition, int64_t
       host_stride_(padded_stride(bytes_per_partition)) {
   // Huge pages: an instruction touches one line per partition, 128 pages apart with 4 KiB pages.
   // Untouched pages stay unmapped until a tensor lands on them: no upfront cost.
-  storage_ = host_alloc(static_cast<size_t>(host_stride_) * partitions_, true);
-  if (kind == Buffer::psum) shadow_.reset(new uint8_t[static_cast<size_t>(host_stride_) * partitions_]);
+  state_ = std::make_shared<SpaceState>();
+  state_->storage = host_alloc(static_cast<size_t>(host_stride_) * partitions_, true);
+  if (kind == Buffer::psum)
+    state_->shadow.reset(new uint8_t[static_cast<size_t>(host_stride_) * partitions_]);
 }
 
 Memory::~Memory() = default;
 
 int64_t Memory::used_bytes() const {
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard<std::mutex> g(state_->mu);
   int64_t s = 0;
-  for (const auto& b : live_) s += b.size * b.np;
+  for (const auto& b : state_->live) s += b.size * b.np;
   return s;
 }
 
 size_t Memory::live_allocations() const {
-  std::lock_guard<std::mutex> g(mu_);
-  return live_.size();
-}
-
-void Memory::release(const Allocation* a) {
-  std::lock_guard<std::mutex> g(mu_);
-  for (size_t i = 0; i < live_.size(); ++i) {
-    if (live_[i].owner == a) {
-      live_[i] = live_.back();
-      live_.pop_back();
-      return;
-    }
-  }
+  std::lock_guard<std::mutex> g(state_->mu);
+  return state_->live.size();
 }
 
 AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::string& name,
@@ -170,7 +190,9 @@ AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::st
       << buffer_name(kind_) << " partition size of " << bytes_pp_ << " bytes";
     throw AllocationError(m.str());
   }
-  std::lock_guard<std::mutex> g(mu_);
+  std::lock_guard<std::mutex> g(state_->mu);
+  auto& live_ = state_->live;
+  using Block = SpaceState::Block;
   auto overlaps = [&](int p0, int64_t off) {
     for (const auto& b : live_) {
       if (p0 < b.p0 + b.np && b.p0 < p0 + np && off < b.off + b.size && b.off < off + bytes)
@@ -192,7 +214,11 @@ AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::st
       throw AllocationError(m.str());
     }
     // Explicit placements may alias on purpose (the kernel owns the address map), so they are
-    // checked against the space's bounds only.
+    // checked against the space's bounds only. Tensors they overlap get their pending sentinel
+    // fill now, so that a late fill can never clobber data written through the alias.
+    for (const auto& b : live_)
+      if (p0 < b.p0 + b.np && b.p0 < p0 + np && off < b.off + b.size && b.off < off + bytes)
+        b.owner->ensure_filled();
   } else {
     // First fit: candidate offsets are 0 and the ends of live blocks, lowest first.
     std::vector<int64_t> cands{0};
@@ -231,15 +257,16 @@ AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::st
   a->bytes = bytes;
   a->core = core_;
   a->name = name;
-  a->data = storage_.get() + static_cast<int64_t>(p0) * host_stride_ + off;
+  a->data = state_->storage.get() + static_cast<int64_t>(p0) * host_stride_ + off;
   // Only PSUM needs the written map today: it decides accumulate=None per element.
-  a->written = kind_ == Buffer::psum ? shadow_.get() + static_cast<int64_t>(p0) * host_stride_ + off
+  a->written = kind_ == Buffer::psum ? state_->shadow.get() + static_cast<int64_t>(p0) * host_stride_ + off
                                      : nullptr;
-  a->memory = this;
-  for (int p = 0; p < np; ++p) {
-    fill_sentinel(dtype, a->data + p * host_stride_, bytes);
-    if (a->written) std::memset(a->written + p * host_stride_, 0, bytes);
-  }
+  a->space = state_;
+  a->unfilled = true;
+  a->fill_dtype = dtype;
+  if (address) a->ensure_filled();  // aliases see each other's writes from the start
+  if (a->written)
+    for (int p = 0; p < np; ++p) std::memset(a->written + p * host_stride_, 0, bytes);
   live_.push_back(Block{p0, np, off, bytes, a.get()});
   return a;
 }

@@ -321,7 +321,23 @@ Tensor Tensor::broadcast_to(const std::vector<int64_t>& shape) const {
   return r;
 }
 
+bool Tensor::covers_allocation() const {
+  const int64_t es = static_cast<int64_t>(size_of(dtype_));
+  if (on_chip())
+    return part_ == 0 && offset_ == 0 && dims_[0].count == alloc_->num_partitions &&
+           contiguous_free() && free_size() * es == alloc_->bytes;
+  return offset_ == 0 && contiguous_all() && size() * es == alloc_->bytes;
+}
+
+void Tensor::claim_for_overwrite(std::initializer_list<const Tensor*> sources) const {
+  if (!alloc_->unfilled || !covers_allocation()) return;
+  for (const Tensor* s : sources)
+    if (s != nullptr && s->alloc_ == alloc_) return;
+  alloc_->unfilled = false;
+}
+
 Strided Tensor::strided() const {
+  alloc_->ensure_filled();
   Strided s;
   const int64_t es = static_cast<int64_t>(size_of(dtype_));
   s.ndim = ndim_;

@@ -33,6 +33,7 @@ inline bool is_hbm(Buffer b) { return b == Buffer::private_hbm || b == Buffer::s
 inline bool is_on_chip(Buffer b) { return !is_hbm(b); }
 
 class Memory;
+struct SpaceState;  // an on-chip space's storage and live rectangles, shared with its allocations
 
 // Host memory for simulated storage (64-byte aligned; huge pages when large).
 struct FreeDeleter {
@@ -53,8 +54,13 @@ struct Allocation {
   int64_t bytes = 0;             // on-chip: bytes per partition; HBM: total bytes
   int core = -1;                 // owning core for on-chip allocations
   bool read_only = false;        // a caller's read-only array
+  // On-chip allocations get their sentinels lazily: filled before the first access, unless the
+  // first access is an instruction that overwrites the whole tensor (then no fill is needed).
+  mutable bool unfilled = false;
+  DType fill_dtype = DType::float32;
+  void ensure_filled() const;
   std::string name;
-  Memory* memory = nullptr;              // on-chip space to return the rectangle to
+  std::shared_ptr<SpaceState> space;     // on-chip: keeps the storage alive, takes the rectangle back
   std::shared_ptr<void> keepalive;       // HBM: owned storage or the caller's array
   HostBuffer owned;                      // HBM allocations made by a kernel
 
@@ -96,24 +102,13 @@ class Memory {
   int core() const { return core_; }
 
  private:
-  friend struct Allocation;
-  void release(const Allocation* a);
-
-  struct Block {
-    int p0, np;
-    int64_t off, size;
-    const Allocation* owner;
-  };
   Buffer kind_;
   int partitions_;
   int64_t bytes_pp_;
   int64_t bank_bytes_;
   int core_;
   int64_t host_stride_;  // bytes_pp_ padded so partitions do not alias in the CPU caches
-  HostBuffer storage_;
-  std::unique_ptr<uint8_t[]> shadow_;
-  mutable std::mutex mu_;
-  std::vector<Block> live_;
+  std::shared_ptr<SpaceState> state_;
 };
 
 }  // namespace nkisim

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <array>
+#include <initializer_list>
 #include <optional>
 #include <cstdint>
 #include <string>
@@ -82,7 +83,13 @@ class Tensor {
   Tensor broadcast_to(const std::vector<int64_t>& shape) const;
 
   // --- execution
+  // The view's layout for execution; on-chip storage gets its sentinel fill first if pending.
   Strided strided() const;
+  // This view is exactly the whole allocation (writing it overwrites every byte).
+  bool covers_allocation() const;
+  // Before an instruction overwrites this whole view: skip the pending sentinel fill (unless a
+  // source of the same instruction reads the same allocation).
+  void claim_for_overwrite(std::initializer_list<const Tensor*> sources) const;
   // Elements per partition of the base allocation in this view's dtype.
   int64_t base_free_elements() const;
 

@@ -143,7 +143,11 @@ def _to_numpy_input(x):
     if isinstance(x, np.ndarray):
         if x.flags.c_contiguous:
             return x, "numpy", None
-        return np.ascontiguousarray(x), "numpy", x
+        arr = np.ascontiguousarray(x)
+        if not x.flags.writeable:  # stays read-only: a kernel write is refused at the instruction
+            arr.flags.writeable = False
+            return arr, "numpy", None
+        return arr, "numpy", x
     return None, None, None
 
 

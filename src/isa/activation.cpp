@@ -40,6 +40,9 @@ void validate(const ActivationOp& op, const Interpreter& in) {
 }
 
 void execute(ActivationOp& op, Interpreter& in) {
+  op.dst.claim_for_overwrite({&op.data, op.bias.tile ? &*op.bias.tile : nullptr,
+                              op.scale.tile ? &*op.scale.tile : nullptr,
+                              op.reduce_res ? &*op.reduce_res : nullptr});
   const Rows d = rows_of(op.dst), a = rows_of(op.data);
   const int64_t P = d.nrows;
   // Accumulator lanes are physical partitions.
@@ -48,10 +51,12 @@ void execute(ActivationOp& op, Interpreter& in) {
   const bool accumulate = op.reduce_cmd == ReduceCmd::reduce || op.reduce_cmd == ReduceCmd::reset_reduce;
   if (op.reduce_cmd == ReduceCmd::reset || op.reduce_cmd == ReduceCmd::reset_reduce)
     std::fill(acc, acc + P, 0.f);
+  const bool direct = dst_direct(d, {&a});
   for_blocks(P, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
     const int64_t n = nr * nc;
-    float* x = lanes<float>(0, n);
-    load<float>(a, r0, nr, c0, nc, x);
+    float* x = dst_lanes(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
+    const float* in = src_lanes(a, r0, nr, c0, nc, lanes<float>(4, n));
+    if (in != x) std::copy(in, in + n, x);
     if (op.scale.tile || (op.scale.present && op.scale.value != 1.0)) {
       float* s = lanes<float>(1, n);
       float* pr = lanes<float>(2, nr);
@@ -72,7 +77,7 @@ void execute(ActivationOp& op, Interpreter& in) {
       alu_reduce(AluOp::add, x, nr, nc, sums);
       for (int64_t r = 0; r < nr; ++r) acc[r0 + r] += sums[r];
     }
-    store<float>(d, r0, nr, c0, nc, x);
+    commit(d, r0, nr, c0, nc, x);
   });
   if (op.reduce_res) store<float>(rows_of(*op.reduce_res), 0, P, 0, 1, acc);
 }

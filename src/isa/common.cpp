@@ -138,6 +138,7 @@ Rows collapse(const Tensor& t, bool flat) {
   r.ncols = 1;
   for (int d = 0; d < n; ++d) r.ncols *= r.fcount[d];
   r.contiguous = (n == 1 && r.fstride[0] == r.es);
+  r.alloc = &t.allocation();
   return r;
 }
 }  // namespace
@@ -385,6 +386,48 @@ auto* grow(V& v, size_t n) {
 float* scratch_f(int slot, size_t n) { return grow(scratch().f[slot], n); }
 int64_t* scratch_i(int slot, size_t n) { return grow(scratch().i[slot], n); }
 std::byte* scratch_raw(int slot, size_t n) { return grow(scratch().raw[slot], n); }
+
+namespace {
+inline bool one_run(const Rows& v, int64_t nr, int64_t c0, int64_t nc) {
+  return v.dtype == DType::float32 && v.contiguous && (nr == 1 || (c0 == 0 && nc == v.ncols &&
+                                                                     v.row_stride == nc * 4));
+}
+}  // namespace
+
+const float* src_lanes(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc,
+                       float* scratch) {
+  if (one_run(v, nr, c0, nc))
+    return reinterpret_cast<const float*>(v.base + r0 * v.row_stride + c0 * 4);
+  load<float>(v, r0, nr, c0, nc, scratch);
+  return scratch;
+}
+
+float* dst_lanes(const Rows& v, bool direct, int64_t r0, int64_t nr, int64_t c0, int64_t nc,
+                 float* scratch) {
+  if (direct && one_run(v, nr, c0, nc))
+    return reinterpret_cast<float*>(v.base + r0 * v.row_stride + c0 * 4);
+  return scratch;
+}
+
+void commit(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, const float* lanes) {
+  if (reinterpret_cast<const std::byte*>(lanes) == v.base + r0 * v.row_stride + c0 * v.es &&
+      one_run(v, nr, c0, nc)) {
+    mark_written(v, r0, nr, c0, nc);
+    return;
+  }
+  store<float>(v, r0, nr, c0, nc, lanes);
+}
+
+bool dst_direct(const Rows& dst, std::initializer_list<const Rows*> srcs) {
+  if (dst.dtype != DType::float32 || !dst.contiguous) return false;
+  for (const Rows* s : srcs) {
+    if (s == nullptr || s->alloc != dst.alloc) continue;
+    const bool same = s->base == dst.base && s->row_stride == dst.row_stride &&
+                      s->dtype == dst.dtype && s->contiguous;
+    if (!same) return false;
+  }
+  return true;
+}
 
 void operand_rows(const Operand& o, int64_t r0, int64_t nr, float* out) {
   if (!o.tile) {

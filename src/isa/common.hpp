@@ -78,6 +78,7 @@ struct Rows {
   int64_t ncols = 1;               // free elements per row
   bool contiguous = false;         // each row is one contiguous run
   bool raw_bits = false;           // integer lanes hold raw bit patterns (bitvec ops)
+  const Allocation* alloc = nullptr;
 };
 Rows rows_of(const Tensor& t, bool raw_bits = false);
 
@@ -131,6 +132,19 @@ void for_blocks(int64_t nrows, int64_t ncols, F&& f) {
     parallel_rows(nrows, nrows * ncols, body);
   }
 }
+
+// Float32 lanes without copies. When an operand is float32 and the block is one contiguous run,
+// its lanes are the memory itself; otherwise they live in `scratch` (converted on load, and
+// converted back by commit).
+const float* src_lanes(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, float* scratch);
+// Where to compute the block's results. `direct` (see dst_direct) allows writing into memory.
+float* dst_lanes(const Rows& v, bool direct, int64_t r0, int64_t nr, int64_t c0, int64_t nc,
+                 float* scratch);
+// Finish a block computed in dst_lanes: store scratch lanes, or just mark memory lanes written.
+void commit(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, const float* lanes);
+// Results may be computed in dst's memory when every source either lives elsewhere or is
+// exactly the same view (element i only ever feeds element i).
+bool dst_direct(const Rows& dst, std::initializer_list<const Rows*> srcs);
 
 // Per-partition operand values for rows [r0, r0+nr): a scalar broadcast, or the (P,1) tile.
 void operand_rows(const Operand& o, int64_t r0, int64_t nr, float* out);

@@ -48,6 +48,7 @@ bool same_runs(const Rows& a, const Rows& b) {
 }  // namespace
 
 void execute(DmaCopyOp& op, Interpreter&) {
+  op.dst.claim_for_overwrite({&op.src});
   const Rows d = flat_of(op.dst), s = flat_of(op.src);
   const int64_t n = d.ncols;
   if (op.dst.dtype() == op.src.dtype() && same_runs(d, s)) {

@@ -23,6 +23,7 @@ void validate(const IotaOp& op, const Interpreter& in) {
 }
 
 void execute(IotaOp& op, Interpreter&) {
+  op.dst.claim_for_overwrite({});
   const Rows d = rows_of(op.dst);
   const int64_t P = d.nrows, N = d.ncols;
   // One partition's affine values (int32 arithmetic), then per partition a shift.

@@ -27,6 +27,7 @@ void validate(const MemsetOp& op, const Interpreter& in) {
 }
 
 void execute(MemsetOp& op, Interpreter&) {
+  op.dst.claim_for_overwrite({});
   const Rows d = rows_of(op.dst);
   // Encode the value once, then replicate the element's bytes.
   std::byte elem[8] = {};

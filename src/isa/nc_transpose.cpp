@@ -41,6 +41,7 @@ void validate(const TransposeOp& op, const Interpreter& in) {
 }
 
 void execute(TransposeOp& op, Interpreter&) {
+  op.dst.claim_for_overwrite({&op.data});
   const Rows s = rows_of(op.data), d = rows_of(op.dst);
   const int64_t P = s.nrows, F = s.ncols, es = s.es;
   std::byte* in = scratch_raw(0, static_cast<size_t>(P * F * es));

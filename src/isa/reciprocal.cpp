@@ -16,12 +16,15 @@ void validate(const ReciprocalOp& op, const Interpreter& in) {
 }
 
 void execute(ReciprocalOp& op, Interpreter&) {
+  op.dst.claim_for_overwrite({&op.data});
   const Rows d = rows_of(op.dst), a = rows_of(op.data);
+  const bool direct = dst_direct(d, {&a});
   for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
-    float* x = lanes<float>(0, nr * nc);
-    load<float>(a, r0, nr, c0, nc, x);
-    alu_binary(AluOp::reciprocal, x, x, x, nr * nc);
-    store<float>(d, r0, nr, c0, nc, x);
+    const int64_t n = nr * nc;
+    float* out = dst_lanes(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
+    const float* x = src_lanes(a, r0, nr, c0, nc, lanes<float>(1, n));
+    alu_binary(AluOp::reciprocal, out, x, x, n);
+    commit(d, r0, nr, c0, nc, out);
   });
 }
 

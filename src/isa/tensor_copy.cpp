@@ -23,6 +23,7 @@ void validate(const TensorCopyOp& op, const Interpreter& in) {
 }
 
 void execute(TensorCopyOp& op, Interpreter&) {
+  op.dst.claim_for_overwrite({&op.src});
   const Rows d = rows_of(op.dst), s = rows_of(op.src);
   if (op.dst.dtype() == op.src.dtype()) {
     for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
@@ -33,8 +34,7 @@ void execute(TensorCopyOp& op, Interpreter&) {
     return;
   }
   for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
-    float* x = lanes<float>(0, nr * nc);
-    load<float>(s, r0, nr, c0, nc, x);
+    const float* x = src_lanes(s, r0, nr, c0, nc, lanes<float>(0, nr * nc));
     store<float>(d, r0, nr, c0, nc, x);
   });
 }

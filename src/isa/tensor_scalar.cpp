@@ -27,6 +27,20 @@ void apply(AluOp op, const Operand& o, bool reverse, T* x, int64_t r0, int64_t n
   else alu_binary(op, x, x, y, n);
 }
 
+void run_float(const TensorScalarOp& op) {
+  const Rows d = rows_of(op.dst), a = rows_of(op.data);
+  const bool direct = dst_direct(d, {&a});
+  for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
+    const int64_t n = nr * nc;
+    float* out = dst_lanes(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
+    const float* x = src_lanes(a, r0, nr, c0, nc, lanes<float>(3, n));
+    if (x != out) std::copy(x, x + n, out);
+    apply<float>(op.op0, op.operand0, op.reverse0, out, r0, nr, nc);
+    if (op.op1 != AluOp::none) apply<float>(op.op1, op.operand1, op.reverse1, out, r0, nr, nc);
+    commit(d, r0, nr, c0, nc, out);
+  });
+}
+
 template <class T>
 void run(const TensorScalarOp& op) {
   const Rows d = rows_of(op.dst), a = rows_of(op.data, alu_is_bitvec(op.op0));
@@ -89,8 +103,10 @@ void validate(const TensorScalarOp& op, const Interpreter& in) {
 }
 
 void execute(TensorScalarOp& op, Interpreter&) {
+  op.dst.claim_for_overwrite({&op.data, op.operand0.tile ? &*op.operand0.tile : nullptr,
+                              op.operand1.tile ? &*op.operand1.tile : nullptr});
   if (alu_is_bitvec(op.op0)) run<int64_t>(op);
-  else run<float>(op);
+  else run_float(op);
 }
 
 }  // namespace nkisim

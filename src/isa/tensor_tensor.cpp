@@ -15,8 +15,21 @@ bool int_lanes(const TensorTensorOp& op) {
   return i32(op.dst) && i32(op.data1) && i32(op.data2) && op.engine != Engine::vector && !psum;
 }
 
-template <class T>
-void run(const TensorTensorOp& op) {
+void run_float(const TensorTensorOp& op) {
+  const Rows d = rows_of(op.dst), a = rows_of(op.data1), b = rows_of(op.data2);
+  const bool direct = dst_direct(d, {&a, &b});
+  for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
+    const int64_t n = nr * nc;
+    float* out = dst_lanes(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
+    const float* x = src_lanes(a, r0, nr, c0, nc, lanes<float>(1, n));
+    const float* y = src_lanes(b, r0, nr, c0, nc, lanes<float>(2, n));
+    alu_binary(op.op, out, x, y, n);
+    commit(d, r0, nr, c0, nc, out);
+  });
+}
+
+void run_int(const TensorTensorOp& op) {
+  using T = int64_t;
   const bool raw = alu_is_bitvec(op.op);
   const Rows d = rows_of(op.dst), a = rows_of(op.data1, raw), b = rows_of(op.data2, raw);
   for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
@@ -60,8 +73,9 @@ void validate(const TensorTensorOp& op, const Interpreter& in) {
 }
 
 void execute(TensorTensorOp& op, Interpreter&) {
-  if (int_lanes(op)) run<int64_t>(op);
-  else run<float>(op);
+  op.dst.claim_for_overwrite({&op.data1, &op.data2});
+  if (int_lanes(op)) run_int(op);
+  else run_float(op);
 }
 
 }  // namespace nkisim

@@ -184,10 +184,10 @@ def sanity_check():
 def release_frames(exc):
     """Clear the frames of `exc`'s traceback, innermost first.
 
-    Workaround for an nkisim bug (see test_errors.py::test_live_tiles_after_a_failed_launch...):
-    on-chip tensors that outlive their launch's interpreter return their memory to a freed
-    allocator and corrupt the heap. A traceback releases the launch frame (which owns the
-    interpreter) before the kernel frame (which owns the tiles), so clear the inner frames first.
+    A traceback releases the launch frame (which owns the interpreter) before the kernel frame
+    (which owns the tiles). nkisim once corrupted its heap in that order (regression test:
+    test_errors.py::test_live_tiles_after_a_failed_launch_do_not_corrupt_the_heap); releasing
+    inner frames first keeps the rest of the suite independent of that.
     """
     tb = exc.__traceback__
     frames = []
@@ -207,3 +207,54 @@ def kernel_raises(exc, match=None):
     with pytest.raises(exc, match=match) as ei:
         yield ei
     release_frames(ei.value)
+
+
+def check_partial_write(writer, *arrays, dtype=nl.float32, buffer=nl.sbuf, shape=(128, 16)):
+    """`writer(view, *tiles)` writes the left half of a fresh (P, F) tile; the right half must
+    still hold the dtype's sentinel (NaN, or 4 for integers) when read back, also right after a
+    launch that left other values in the same on-chip bytes. Returns the written half."""
+    half = shape[1] // 2
+    is_int = np.dtype(dtype.numpy).kind in "iu"
+
+    def dirty():
+        t = nl.ndarray(shape, dtype=dtype, buffer=buffer)
+        nisa.memset(t, 0)
+        return store(t)
+
+    def kernel(*args):
+        t = nl.ndarray(shape, dtype=dtype, buffer=buffer)  # first: the bytes dirty() wrote
+        tiles = [load(a) for a in args]
+        writer(t[:, 0:half], *tiles)
+        return store(t)
+    for _ in range(2):
+        assert (nki.simulate(dirty)() == 0).all()
+        out = nki.simulate(kernel)(*arrays)
+        right = out[:, half:]
+        if is_int:
+            assert (right == 4).all(), right
+        else:
+            assert np.isnan(right.astype(np.float32)).all(), right
+    return out[:, :half]
+
+
+def check_fresh_read(reader, dtype=nl.float32, buffer=nl.sbuf, shape=(128, 8)):
+    """`reader(tile)` reads a never-written tile and returns a result tile; returns the results
+    of two launches, each right after a launch that wrote zeros into the same on-chip bytes (so
+    stale data would show instead of the sentinels)."""
+    def dirty():
+        t = nl.ndarray(shape, dtype=dtype, buffer=buffer)
+        nisa.memset(t, 0)
+        return store(t)
+
+    def kernel():
+        t = nl.ndarray(shape, dtype=dtype, buffer=buffer)  # never written
+        return store(reader(t))
+    outs = []
+    for _ in range(2):
+        assert (nki.simulate(dirty)() == 0).all()
+        outs.append(nki.simulate(kernel)())
+    return outs
+
+
+def all_nan(x):
+    return bool(np.isnan(np.asarray(x).astype(np.float32)).all())

@@ -324,3 +324,44 @@ def test_reduction_on_a_partition_offset_view(rng):
     expected[32:64] = _sum(a[32:64])
     expected[64:96] = 2 * _sum(a[64:96])
     assert_close(out, expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("buffer", ["sbuf", "psum"])
+def test_partial_write_keeps_sentinels(rng, buffer):
+    from conftest import check_partial_write
+    a = random(rng, (128, 8), F32)
+    out = check_partial_write(lambda v, x: nisa.activation(v, nl.copy, x, scale=2.0), a,
+                              buffer=getattr(nl, buffer))
+    assert_equal(out, a * 2)
+
+
+def test_reads_sentinels_of_a_fresh_tile_bias_and_scale():
+    from conftest import all_nan, check_fresh_read
+
+    def reader(t):
+        o = sbuf(t.shape, nl.float32)
+        nisa.activation(o, nl.copy, t)
+        return o
+    for out in check_fresh_read(reader):
+        assert all_nan(out)
+
+    def bias_reader(t):
+        x = sbuf((t.shape[0], 4), nl.float32)
+        nisa.memset(x, 1.0)
+        o = sbuf(x.shape, nl.float32)
+        nisa.activation(o, nl.copy, x, bias=t)
+        return o
+    for out in check_fresh_read(bias_reader, shape=(128, 1)):
+        assert all_nan(out)
+
+
+def test_fresh_bias_aliasing_the_destination_reads_sentinels():
+    from conftest import all_nan, check_fresh_read
+
+    def reader(t):
+        x = sbuf(t.shape, nl.float32)
+        nisa.memset(x, 1.0)
+        nisa.activation(t, nl.copy, x, bias=t[:, 0:1])
+        return t
+    for out in check_fresh_read(reader):
+        assert all_nan(out)

@@ -735,14 +735,7 @@ def test_lnc2_programs_write_halves_of_an_input_in_place(rng):
     assert_equal(b[32:], a[32:] * 3)
 
 
-_STALE = pytest.mark.xfail(reason="nkisim bug: nl.tile_size.total_available_sbuf_size is read "
-                                  "once at import (default target), not per launch target",
-                           strict=True)
-
-
-@pytest.mark.parametrize("target,size", [pytest.param("trn1", 180224, marks=_STALE),
-                                         pytest.param("trn2", 212984, marks=_STALE),
-                                         ("trn3", 245752)])
+@pytest.mark.parametrize("target,size", [("trn1", 180224), ("trn2", 212984), ("trn3", 245752)])
 def test_total_available_sbuf_size_follows_the_target(set_target, target, size):
     # A kernel that sizes its buffers from tile_size must see its own target's SBUF.
     set_target(target)

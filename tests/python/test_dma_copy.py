@@ -327,3 +327,23 @@ def test_random_strided_views_match_numpy(seed):
         return out
     out = nki.simulate(kernel)(src)
     assert_equal(out[:, 1:free + 1], view.reshape(p, free))
+
+
+def test_partial_write_keeps_sentinels(rng):
+    from conftest import check_partial_write
+    a = random(rng, (128, 8), F32)
+
+    def kernel_writer(view, t):
+        nisa.dma_copy(view, t)
+    assert_equal(check_partial_write(kernel_writer, a), a)
+    b = random(rng, (128, 8), I32, lo=-9, hi=9)
+    assert_equal(check_partial_write(kernel_writer, b, dtype=nl.int32), b)
+
+
+@pytest.mark.parametrize("buffer", ["sbuf"])
+def test_reads_sentinels_of_a_fresh_tile(buffer):
+    from conftest import all_nan, check_fresh_read
+    for out in check_fresh_read(lambda t: t, buffer=getattr(nl, buffer)):
+        assert all_nan(out)
+    for out in check_fresh_read(lambda t: t, dtype=nl.int16):
+        assert (out == 4).all()

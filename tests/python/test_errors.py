@@ -47,17 +47,15 @@ class Case:
     match: str
     target: str = None
     grid: int = None
-    located: bool = True  # False: known gap, checked by its own xfail test
 
 
 CASES = []
 
 
-def case(exc, match, *args, target=None, grid=None, located=True):
+def case(exc, match, *args, target=None, grid=None):
     """Register a kernel that must fail with `exc` whose message matches `match` (re.search)."""
     def deco(fn):
-        CASES.append(pytest.param(Case(fn, args, exc, match, target, grid, located),
-                                  id=fn.__name__))
+        CASES.append(pytest.param(Case(fn, args, exc, match, target, grid), id=fn.__name__))
         return fn
     return deco
 
@@ -556,8 +554,7 @@ def reshape_moves_partition_dim():
     sbuf((128, 8), nl.float32).reshape((64, 16))
 
 
-@case(UNSUP, r"assigning into sbuf float32\[16, 8\] with t\[\.\.\.\] = value is not supported",
-      located=False)
+@case(UNSUP, r"assigning into sbuf float32\[16, 8\] with t\[\.\.\.\] = value is not supported")
 def setitem_on_tile():
     t = sbuf((16, 8), nl.float32)
     t[0:4, :] = 1.0
@@ -771,10 +768,6 @@ def test_kernel_error(c, set_target):
         nki.simulate(k)(*args)
     assert type(ei.value) is c.exc, f"{type(ei.value).__name__} raised, expected {c.exc.__name__}"
     msg = str(ei.value)
-    if not c.located:
-        set_target(None)
-        sanity_check()
-        return
     line, func, src = _location(msg)
     lines, first = inspect.getsourcelines(c.kernel)
     assert func == c.kernel.__name__
@@ -962,11 +955,8 @@ print("survived")
 """
 
 
-@pytest.mark.xfail(reason="nkisim bug: an on-chip tensor that outlives its launch's Interpreter "
-                          "(e.g. held by the traceback of an error raised in the kernel) returns "
-                          "its rectangle to the freed Memory (Allocation::memory is a raw "
-                          "pointer): heap corruption, the process aborts", strict=True)
 def test_live_tiles_after_a_failed_launch_do_not_corrupt_the_heap():
+    # Regression: tiles held by an error's traceback outlived their launch's allocator.
     env = dict(os.environ)
     env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(nki.__file__)))
     r = subprocess.run([sys.executable, "-c", HEAP_REPRO], env=env, capture_output=True,
@@ -974,19 +964,6 @@ def test_live_tiles_after_a_failed_launch_do_not_corrupt_the_heap():
     assert r.returncode == 0 and "survived" in r.stdout, (r.returncode, r.stderr[-500:])
 
 
-@pytest.mark.xfail(reason="nkisim bug: NkiTensor.__setitem__ raises NkiUnsupportedError without "
-                          "the kernel source line (it is not wrapped by _errors.reraise like "
-                          "__getitem__/reshape)", strict=True)
-def test_setitem_error_points_at_kernel_line():
-    with kernel_raises(UNSUP) as ei:
-        nki.simulate(setitem_on_tile)()
-    _location(str(ei.value))
-
-
-@pytest.mark.xfail(reason="nkisim bug: a read-only input that is not C-contiguous is copied to a "
-                          "writable buffer, so a kernel write is accepted and the write-back then "
-                          "fails with a bare numpy ValueError instead of NkiValidationError at "
-                          "the dma_copy", strict=True)
 def test_read_only_non_contiguous_input_is_rejected_at_the_write():
     a = np.broadcast_to(np.ones((1, 8), np.float32), (128, 8))  # read-only, not contiguous
     with kernel_raises(V, match=r"read-only") as ei:

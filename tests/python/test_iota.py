@@ -113,3 +113,12 @@ def test_strided_free_view():
     expected = np.zeros((8, 8), np.int32)
     expected[:, 1::2] = iota_ref(8, [[1, 4]], 1, 10)
     assert_equal(run(body), expected)
+
+
+def test_partial_write_keeps_sentinels():
+    from conftest import check_partial_write
+    out = check_partial_write(lambda v: nisa.iota(v, [[1, 8]], channel_multiplier=8),
+                              dtype=nl.int32)
+    assert_equal(out, iota_ref(128, [[1, 8]], 0, 8))
+    outf = check_partial_write(lambda v: nisa.iota(v, [[1, 8]]), dtype=nl.float32)
+    assert_equal(outf, iota_ref(128, [[1, 8]]).astype(np.float32))

@@ -114,3 +114,12 @@ def test_x4_packed_dtype_zero_is_allowed(rng):
 
 def test_bool_dtype():
     assert_equal(fill((4, 4), nl.bool_, 1), np.ones((4, 4), np.bool_))
+
+
+@pytest.mark.parametrize("dtype", [nl.float32, nl.bfloat16, nl.int32, nl.uint8])
+@pytest.mark.parametrize("buffer", ["sbuf", "psum"])
+def test_partial_write_keeps_sentinels(dtype, buffer):
+    from conftest import check_partial_write
+    out = check_partial_write(lambda v: nisa.memset(v, 3), dtype=dtype,
+                              buffer=getattr(nl, buffer))
+    assert (out == 3).all()

@@ -296,3 +296,24 @@ def test_tfloat32_inputs(rng):
         return d, ts
     out, ts = run(body, s, m)
     close(out, ref(ts, m))
+
+
+def test_partial_write_keeps_sentinels(rng):
+    from conftest import check_partial_write
+    s, m = random(rng, (32, 16), F32), random(rng, (32, 8), F32)
+    out = check_partial_write(lambda v, a, b: nisa.nc_matmul(v, a, b), s, m, buffer=nl.psum,
+                              shape=(16, 16))
+    close(out, ref(s, m))
+
+
+def test_reads_sentinels_of_a_fresh_tile():
+    from conftest import all_nan, check_fresh_read
+
+    def reader(t):
+        m = sbuf((t.shape[0], 8), nl.float32)
+        nisa.memset(m, 1.0)
+        d = psum((t.shape[1], 8))
+        nisa.nc_matmul(d, t, m)
+        return d
+    for out in check_fresh_read(reader, shape=(32, 16)):
+        assert all_nan(out)

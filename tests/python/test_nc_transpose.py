@@ -115,3 +115,27 @@ def test_nl_transpose(rng):
     def body(x):
         return nl.transpose(x)
     assert_equal(run(body, a), a.T.copy())
+
+
+@pytest.mark.parametrize("buffer,engine", [("psum", nisa.engine.tensor),
+                                           ("sbuf", nisa.engine.vector),
+                                           ("psum", nisa.engine.vector)])
+def test_partial_write_keeps_sentinels(rng, buffer, engine):
+    from conftest import check_partial_write
+    a = random(rng, (8, 16), F32)
+    out = check_partial_write(lambda v, x: nisa.nc_transpose(v, x, engine=engine), a,
+                              buffer=getattr(nl, buffer), shape=(16, 16))
+    assert_equal(out, a.T.copy())
+
+
+def test_reads_sentinels_of_a_fresh_tile():
+    from conftest import all_nan, check_fresh_read
+
+    def reader(t):
+        d = psum((t.shape[1], t.shape[0]), t.dtype)
+        nisa.nc_transpose(d, t)
+        return d
+    for out in check_fresh_read(reader, shape=(16, 8)):
+        assert all_nan(out)
+    for out in check_fresh_read(reader, dtype=nl.int32, shape=(16, 8)):
+        assert (out == 4).all()

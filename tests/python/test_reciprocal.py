@@ -100,3 +100,22 @@ def test_positional_and_name(rng):
         nisa.reciprocal(o, x, "rcp0")
         return o
     assert_equal(run(body, a), ref(a, F32))
+
+
+@pytest.mark.parametrize("buffer", ["sbuf", "psum"])
+def test_partial_write_keeps_sentinels(rng, buffer):
+    from conftest import check_partial_write
+    a = data(rng, (128, 8), F32)
+    out = check_partial_write(lambda v, x: nisa.reciprocal(v, x), a, buffer=getattr(nl, buffer))
+    assert_equal(out, ref(a, F32))
+
+
+def test_reads_sentinels_of_a_fresh_tile():
+    from conftest import all_nan, check_fresh_read
+
+    def reader(t):
+        o = sbuf(t.shape, nl.float32)
+        nisa.reciprocal(o, t)
+        return o
+    for out in check_fresh_read(reader):
+        assert all_nan(out)

@@ -214,6 +214,18 @@ def test_explicit_address_placement_and_aliasing(rng):
     assert_equal(run(body, a), a)
 
 
+def test_explicit_address_placement(rng):
+    a = random(rng, (32, 8), F32)
+
+    def body(x):
+        t = nl.ndarray((32, 8), dtype=nl.float32, buffer=nl.sbuf, address=(64, 256))
+        nisa.tensor_copy(t, x)
+        o = sbuf((32, 8), nl.float32)
+        nisa.tensor_copy(o, t)
+        return o
+    assert_equal(run(body, a), a)
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_random_strided_views_match_numpy(seed):
     rng = np.random.default_rng(100 + seed)
@@ -262,3 +274,31 @@ def test_float32_to_tfloat32_rounds_mantissa(rng):
     out = run(body, a)
     assert out.dtype == np.float32  # tfloat32 arrays come back in a float32 container
     assert_equal(out, tf32(a))
+
+
+@pytest.mark.parametrize("engine", [nisa.engine.vector, nisa.engine.gpsimd, nisa.engine.scalar],
+                         ids=lambda e: e.name)
+def test_partial_write_keeps_sentinels(rng, engine):
+    from conftest import check_partial_write
+    a = random(rng, (128, 8), F32)
+
+    def writer(view, t):
+        nisa.tensor_copy(view, t, engine=engine)
+    assert_equal(check_partial_write(writer, a), a)
+    if engine != nisa.engine.gpsimd:
+        assert_equal(check_partial_write(writer, a, buffer=nl.psum), a)
+    assert_equal(check_partial_write(writer, a, dtype=nl.bfloat16), a.astype(BF16))
+
+
+@pytest.mark.parametrize("buffer", ["sbuf", "psum"])
+def test_reads_sentinels_of_a_fresh_tile(buffer):
+    from conftest import all_nan, check_fresh_read
+
+    def reader(t):
+        o = sbuf(t.shape, nl.float32)
+        nisa.tensor_copy(o, t)
+        return o
+    for out in check_fresh_read(reader, buffer=getattr(nl, buffer)):
+        assert all_nan(out)
+    for out in check_fresh_read(reader, dtype=nl.int32, buffer=getattr(nl, buffer)):
+        assert (out == 4).all()

@@ -180,3 +180,23 @@ def test_positional_arguments(rng):
         nisa.tensor_reduce(o, nl.maximum, x, 1, True, True)
         return o
     assert_equal(run(body, a), -a.max(axis=1, keepdims=True))
+
+
+@pytest.mark.parametrize("buffer", ["sbuf", "psum"])
+def test_partial_write_keeps_sentinels(rng, buffer):
+    from conftest import check_partial_write
+    a = random(rng, (128, 8, 4), F32)
+    out = check_partial_write(lambda v, x: nisa.tensor_reduce(v, nl.maximum, x, axis=2), a,
+                              buffer=getattr(nl, buffer))
+    assert_equal(out, a.max(axis=2))
+
+
+def test_reads_sentinels_of_a_fresh_tile():
+    from conftest import all_nan, check_fresh_read
+
+    def reader(t):
+        o = sbuf((t.shape[0], 1), nl.float32)
+        nisa.tensor_reduce(o, nl.add, t, axis=1)
+        return o
+    for out in check_fresh_read(reader):
+        assert all_nan(out)

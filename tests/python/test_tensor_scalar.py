@@ -233,3 +233,51 @@ def test_in_place(rng):
         nisa.tensor_scalar(x, x, nl.multiply, -1.0)
         return x
     assert_equal(run(body, a), -a)
+
+
+@pytest.mark.parametrize("buffer", ["sbuf", "psum"])
+def test_partial_write_keeps_sentinels(rng, buffer):
+    from conftest import check_partial_write
+    a = data_with_ties(rng, (128, 8), F32)
+    out = check_partial_write(lambda v, x: nisa.tensor_scalar(v, x, nl.multiply, 2.0), a,
+                              buffer=getattr(nl, buffer))
+    assert_equal(out, a * 2)
+
+
+def test_reads_sentinels_of_a_fresh_tile_and_operand():
+    from conftest import all_nan, check_fresh_read
+
+    def reader(t):
+        o = sbuf(t.shape, nl.float32)
+        nisa.tensor_scalar(o, t, nl.add, 1.0)
+        return o
+    for out in check_fresh_read(reader):
+        assert all_nan(out)
+
+    def operand_reader(t):  # a fresh (P, 1) operand tile
+        x = sbuf((t.shape[0], 4), nl.float32)
+        nisa.memset(x, 1.0)
+        o = sbuf(x.shape, nl.float32)
+        nisa.tensor_scalar(o, x, nl.multiply, t)
+        return o
+    for out in check_fresh_read(operand_reader, shape=(128, 1)):
+        assert all_nan(out)
+
+    def bitvec_reader(t):
+        o = sbuf(t.shape, nl.int32)
+        nisa.tensor_scalar(o, t, nl.bitwise_or, 1)
+        return o
+    for out in check_fresh_read(bitvec_reader, dtype=nl.int32):
+        assert (out == 5).all()
+
+
+def test_fresh_operand_aliasing_the_destination_reads_sentinels():
+    from conftest import all_nan, check_fresh_read
+
+    def reader(t):  # t: fresh (P, 8); its column 0 is the operand, t itself the destination
+        x = sbuf(t.shape, nl.float32)
+        nisa.memset(x, 1.0)
+        nisa.tensor_scalar(t, x, nl.add, t[:, 0:1])
+        return t
+    for out in check_fresh_read(reader):
+        assert all_nan(out)

@@ -303,3 +303,44 @@ def test_bitvec_on_psum_operands(rng):
         nisa.tensor_tensor(d, p, y, nl.bitwise_xor)
         return d
     assert_equal(run(body, a, b), a ^ b)
+
+
+@pytest.mark.parametrize("buffer", ["sbuf", "psum"])
+def test_partial_write_keeps_sentinels(rng, buffer):
+    from conftest import check_partial_write
+    a, b = arith_inputs(rng, (128, 8), F32, F32)
+    out = check_partial_write(lambda v, x, y: nisa.tensor_tensor(v, x, y, nl.add), a, b,
+                              buffer=getattr(nl, buffer))
+    assert_equal(out, a + b)
+    ia = rng.integers(-100, 100, size=(128, 8)).astype(np.int32)
+    out = check_partial_write(lambda v, x, y: nisa.tensor_tensor(v, x, y, nl.add), ia, ia,
+                              dtype=nl.int32)
+    assert_equal(out, ia * 2)
+
+
+@pytest.mark.parametrize("buffer", ["sbuf", "psum"])
+def test_reads_sentinels_of_a_fresh_tile(buffer):
+    from conftest import all_nan, check_fresh_read
+
+    def reader(t):
+        one = sbuf(t.shape, t.dtype)
+        nisa.memset(one, 1)
+        o = sbuf(t.shape, t.dtype)
+        nisa.tensor_tensor(o, one, t, nl.add)
+        return o
+    for out in check_fresh_read(reader, buffer=getattr(nl, buffer)):
+        assert all_nan(out)
+    for out in check_fresh_read(reader, dtype=nl.int32):
+        assert (out == 5).all()
+
+
+def test_fresh_input_aliasing_the_destination_reads_sentinels():
+    from conftest import all_nan, check_fresh_read
+
+    def reader(t):
+        x = sbuf(t.shape, nl.float32)
+        nisa.memset(x, 1.0)
+        nisa.tensor_tensor(t, x, t, nl.add)
+        return t
+    for out in check_fresh_read(reader):
+        assert all_nan(out)

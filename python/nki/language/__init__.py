@@ -71,7 +71,15 @@ def _dtype(d, fn):
 
 
 # ---------------------------------------------------------------- tile sizes
-class tile_size:
+class _TileSizeMeta(type):
+    @property
+    def total_available_sbuf_size(cls):
+        """Usable SBUF bytes per partition of the current target."""
+        name = _core.current_target() if _core.has_current() else ""
+        return _core.target_info(name)["sbuf_bytes_per_partition"]
+
+
+class tile_size(metaclass=_TileSizeMeta):
     """Hardware tile limits (elements unless stated)."""
     pmax = 128
     psum_fmax = 512
@@ -80,7 +88,6 @@ class tile_size:
     bn_stats_fmax = 512
     psum_min_align = 4
     sbuf_min_align = 1
-    total_available_sbuf_size = _core.target_info("")["sbuf_bytes_per_partition"]
 
 
 # ---------------------------------------------------------------- tensors
@@ -124,6 +131,15 @@ def _getitem(self, key):
         _errors.reraise(e)
 
 
+def _setitem(self, key, value):
+    try:
+        return NkiTensor._setitem_core(self, key, value)
+    except _errors.ERRORS as e:
+        _errors.reraise(e)
+
+
+NkiTensor._setitem_core = NkiTensor.__setitem__
+NkiTensor.__setitem__ = _setitem
 NkiTensor._getitem_core = NkiTensor.__getitem__
 NkiTensor._reshape_core = NkiTensor.reshape
 NkiTensor.__getitem__ = _getitem
