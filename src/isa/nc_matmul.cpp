@@ -2,6 +2,7 @@
 // products and accumulation in PSUM. accumulate=None: the first write to a PSUM location
 // overwrites, later writes accumulate (decided per element from the PSUM shadow map).
 #include <Eigen/Core>
+#include <algorithm>
 #include <cstring>
 
 #include "isa/common.hpp"
@@ -27,6 +28,17 @@ int64_t k_rows(const MatmulOp& op) {
 }
 
 using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+enum class WrittenState { none, some, all };
+// Whether the PSUM elements of a view were written before (accumulate=None decides on this).
+WrittenState written_state(const Rows& d) {
+  if (d.shadow == nullptr) return WrittenState::all;
+  uint8_t* w = reinterpret_cast<uint8_t*>(scratch_raw(4, static_cast<size_t>(d.nrows * d.ncols)));
+  load_written(d, 0, d.nrows, 0, d.ncols, w);
+  const int64_t n = d.nrows * d.ncols;
+  const int64_t ones = std::count(w, w + n, uint8_t{1});
+  return ones == 0 ? WrittenState::none : ones == n ? WrittenState::all : WrittenState::some;
+}
 
 void transpose_exact(MatmulOp& op) {
   // Transpose mode on trn2+: a bit-exact data movement dst = stationary.T.
@@ -167,35 +179,42 @@ void execute(MatmulOp& op, Interpreter& in) {
   // With double_row a partition holds rows (p, 0) and (p, 1): [K, 2, M] row-major = [2K, M].
   float* S = lanes<float>(0, K * M);
   float* V = lanes<float>(1, K * N);
-  float* R = lanes<float>(2, M * N);
   load<float>(s, 0, s.nrows, 0, s.ncols, S);
   load<float>(m, 0, m.nrows, 0, m.ncols, V);
   Eigen::Map<const RowMat> Sm(S, K, M), Vm(V, K, N);
-  Eigen::Map<RowMat> Rm(R, M, N);
+
+  // Per element, overwrite or accumulate: decided by `accumulate`, or (None) by the PSUM map.
+  const WrittenState w = op.accumulate ? (*op.accumulate ? WrittenState::all : WrittenState::none)
+                                       : written_state(d);
+  const bool in_place = d.dtype == DType::float32 && d.contiguous && w != WrittenState::some;
+  using OutMap = Eigen::Map<RowMat, 0, Eigen::OuterStride<>>;
+  auto gemm = [&](OutMap out, int64_t c0, int64_t nc, bool add) {
+    if (add) out.middleCols(c0, nc).noalias() += Sm.transpose() * Vm.middleCols(c0, nc);
+    else out.middleCols(c0, nc).noalias() = Sm.transpose() * Vm.middleCols(c0, nc);
+  };
+  // Results land straight in PSUM (float32 rows) or in a scratch block.
+  float* R = in_place ? reinterpret_cast<float*>(d.base) : lanes<float>(2, M * N);
+  OutMap Rm(R, M, N, Eigen::OuterStride<>(in_place ? d.row_stride / 4 : N));
+  const bool add = in_place && w == WrittenState::all;
   if (M * N * K >= (int64_t{1} << 21) && N >= 64) {
-    // Split the moving columns across both cores.
-    const int64_t half = (N / 2 + 15) / 16 * 16;
+    const int64_t half = (N / 2 + 15) / 16 * 16;  // split the moving columns across both cores
     parallel_rows(2, M * N * K, [&](int64_t a, int64_t b) {
-      for (int64_t part = a; part < b; ++part) {
-        const int64_t c0 = part == 0 ? 0 : half, nc = part == 0 ? half : N - half;
-        Rm.middleCols(c0, nc).noalias() = Sm.transpose() * Vm.middleCols(c0, nc);
-      }
+      for (int64_t part = a; part < b; ++part)
+        gemm(Rm, part == 0 ? 0 : half, part == 0 ? half : N - half, add);
     });
   } else {
-    Rm.noalias() = Sm.transpose() * Vm;
+    gemm(Rm, 0, N, add);
   }
-  const bool always = op.accumulate.has_value() && *op.accumulate;
-  const bool never = op.accumulate.has_value() && !*op.accumulate;
-  if (!never) {
+  if (in_place) {
+    mark_written(d, 0, M, 0, N);
+    return;
+  }
+  if (w != WrittenState::none) {  // bf16 PSUM, or a partly written region: combine per element
     float* old = lanes<float>(3, M * N);
     load<float>(d, 0, M, 0, N, old);
-    if (always) {
-      for (int64_t i = 0; i < M * N; ++i) R[i] += old[i];
-    } else {
-      uint8_t* w = reinterpret_cast<uint8_t*>(scratch_raw(4, static_cast<size_t>(M * N)));
-      load_written(d, 0, M, 0, N, w);
-      for (int64_t i = 0; i < M * N; ++i) R[i] += w[i] ? old[i] : 0.f;
-    }
+    uint8_t* wr = reinterpret_cast<uint8_t*>(scratch_raw(4, static_cast<size_t>(M * N)));
+    load_written(d, 0, M, 0, N, wr);
+    for (int64_t i = 0; i < M * N; ++i) R[i] += wr[i] ? old[i] : 0.f;
   }
   store<float>(d, 0, M, 0, N, R);
 }

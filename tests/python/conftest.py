@@ -39,9 +39,10 @@ def dtype_id(d):
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch):
-    """Every test starts on the default target (trn3) and without NKI_SIMULATOR."""
-    monkeypatch.delenv(TARGET_ENV, raising=False)
-    monkeypatch.delenv("NKI_SIMULATOR", raising=False)
+    """Every test starts on the default target (trn3), without NKI_SIMULATOR and with the
+    default precision; tests that need a target set it with the set_target fixture."""
+    for var in (TARGET_ENV, "NKI_SIMULATOR", "NKI_PRECISE_FP"):
+        monkeypatch.delenv(var, raising=False)
     yield
 
 
@@ -53,7 +54,7 @@ def rng():
 
 @pytest.fixture
 def set_target(monkeypatch):
-    """set_target('trn1' | 'trn2' | 'trn3' | None): NEURON_PLATFORM_TARGET_OVERRIDE for this test."""
+    """set_target('trn1' | 'trn2' | 'trn3' | None): the target override for this test."""
     def _set(name):
         if name is None:
             monkeypatch.delenv(TARGET_ENV, raising=False)

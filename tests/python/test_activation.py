@@ -12,6 +12,7 @@ import nki.isa as nisa
 import nki.language as nl
 from conftest import (BF16, F16, F32, NL, assert_close, assert_equal, cast, dtype_id, psum,
                       random, run, sbuf, ulp_tol)
+from conftest import all_nan, check_fresh_read, check_partial_write
 
 _erf = np.vectorize(math.erf)
 
@@ -35,10 +36,13 @@ ACT = {
     "sigmoid": (_sig, (-8, 8)),
     "relu": (lambda x: np.maximum(x, 0), (-8, 8)),
     "gelu": (lambda x: 0.5 * x * (1 + _erf(x / math.sqrt(2))), (-6, 6)),
-    "gelu_dx": (lambda x: 0.5 * (1 + _erf(x / math.sqrt(2))) + x * np.exp(-x * x / 2) / math.sqrt(2 * math.pi), (-6, 6)),
-    "gelu_apprx_tanh": (lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))), (-6, 6)),
+    "gelu_dx": (lambda x: 0.5 * (1 + _erf(x / math.sqrt(2)))
+                + x * np.exp(-x * x / 2) / math.sqrt(2 * math.pi), (-6, 6)),
+    "gelu_apprx_tanh": (lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi)
+                                                         * (x + 0.044715 * x ** 3))), (-6, 6)),
     "gelu_apprx_sigmoid": (_gelu_apprx_sigmoid, (-6, 6)),
-    "gelu_apprx_sigmoid_dx": (lambda x: _sig(1.702 * x) + 1.702 * x * _sig(1.702 * x) * (1 - _sig(1.702 * x)), (-6, 6)),
+    "gelu_apprx_sigmoid_dx": (lambda x: _sig(1.702 * x)
+                              + 1.702 * x * _sig(1.702 * x) * (1 - _sig(1.702 * x)), (-6, 6)),
     "silu": (lambda x: x * _sig(x), (-8, 8)),
     "silu_dx": (lambda x: _sig(x) * (1 + x * (1 - _sig(x))), (-8, 8)),
     "tanh": (np.tanh, (-5, 5)),
@@ -328,7 +332,6 @@ def test_reduction_on_a_partition_offset_view(rng):
 
 @pytest.mark.parametrize("buffer", ["sbuf", "psum"])
 def test_partial_write_keeps_sentinels(rng, buffer):
-    from conftest import check_partial_write
     a = random(rng, (128, 8), F32)
     out = check_partial_write(lambda v, x: nisa.activation(v, nl.copy, x, scale=2.0), a,
                               buffer=getattr(nl, buffer))
@@ -336,7 +339,6 @@ def test_partial_write_keeps_sentinels(rng, buffer):
 
 
 def test_reads_sentinels_of_a_fresh_tile_bias_and_scale():
-    from conftest import all_nan, check_fresh_read
 
     def reader(t):
         o = sbuf(t.shape, nl.float32)
@@ -356,7 +358,6 @@ def test_reads_sentinels_of_a_fresh_tile_bias_and_scale():
 
 
 def test_fresh_bias_aliasing_the_destination_reads_sentinels():
-    from conftest import all_nan, check_fresh_read
 
     def reader(t):
         x = sbuf(t.shape, nl.float32)
@@ -365,3 +366,20 @@ def test_fresh_bias_aliasing_the_destination_reads_sentinels():
         return t
     for out in check_fresh_read(reader):
         assert all_nan(out)
+
+
+def test_accumulators_are_per_physical_partition(rng):
+    # One accumulator per lane = physical partition: a read-out through partitions 32..63 sees
+    # what an earlier instruction on partitions 32..63 accumulated, not partitions 0..31.
+    a = random(rng, (128, 8), F32)
+
+    def body(x):
+        d = sbuf((128, 8), nl.float32)
+        nisa.activation(d[32:64, :], nl.copy, x[32:64, :], reduce_op=nl.add,
+                        reduce_cmd=nisa.reduce_cmd.reset_reduce)
+        nisa.activation(d[0:32, :], nl.copy, x[0:32, :], scale=10.0, reduce_op=nl.add,
+                        reduce_cmd=nisa.reduce_cmd.reset_reduce)
+        r = sbuf((32, 1), nl.float32)
+        nisa.activation(d[32:64, :], nl.copy, x[32:64, :], reduce_res=r)  # idle: read out
+        return r
+    assert_close(run(body, a), _sum(a[32:64]), rtol=1e-5)

@@ -13,7 +13,7 @@ import nki
 import nki.isa as nisa
 import nki.language as nl
 import nki.typing as nt
-from conftest import BF16, assert_equal, kernel_raises, load, random, run, sbuf, store
+from conftest import BF16, assert_equal, kernel_raises, load, random, sbuf, store
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

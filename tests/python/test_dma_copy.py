@@ -8,6 +8,7 @@ import nki.isa as nisa
 import nki.language as nl
 from conftest import (BF16, F16, F32, FP8_E4M3, FP8_E5M2, I32, NL, assert_equal, cast, dtype_id,
                       random, sbuf)
+from conftest import all_nan, check_fresh_read, check_partial_write
 
 ALL_DTYPES = [F32, BF16, F16, I32, np.dtype(np.int8), np.dtype(np.uint8), np.dtype(np.int16),
               np.dtype(np.uint32), FP8_E4M3, FP8_E5M2]
@@ -330,7 +331,6 @@ def test_random_strided_views_match_numpy(seed):
 
 
 def test_partial_write_keeps_sentinels(rng):
-    from conftest import check_partial_write
     a = random(rng, (128, 8), F32)
 
     def kernel_writer(view, t):
@@ -342,7 +342,6 @@ def test_partial_write_keeps_sentinels(rng):
 
 @pytest.mark.parametrize("buffer", ["sbuf"])
 def test_reads_sentinels_of_a_fresh_tile(buffer):
-    from conftest import all_nan, check_fresh_read
     for out in check_fresh_read(lambda t: t, buffer=getattr(nl, buffer)):
         assert all_nan(out)
     for out in check_fresh_read(lambda t: t, dtype=nl.int16):

@@ -6,7 +6,8 @@ import pytest
 
 import nki.isa as nisa
 import nki.language as nl
-from conftest import BF16, F16, F32, I32, NL, assert_equal, cast, dtype_id, run, sbuf
+from conftest import BF16, F16, F32, NL, assert_equal, cast, dtype_id, run, sbuf
+from conftest import check_partial_write
 
 
 def iota_ref(partitions, pattern, offset=0, channel_multiplier=0):
@@ -116,7 +117,6 @@ def test_strided_free_view():
 
 
 def test_partial_write_keeps_sentinels():
-    from conftest import check_partial_write
     out = check_partial_write(lambda v: nisa.iota(v, [[1, 8]], channel_multiplier=8),
                               dtype=nl.int32)
     assert_equal(out, iota_ref(128, [[1, 8]], 0, 8))

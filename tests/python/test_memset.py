@@ -7,6 +7,7 @@ import nki
 import nki.isa as nisa
 import nki.language as nl
 from conftest import BF16, F16, F32, FP8_E4M3, I32, NL, assert_equal, dtype_id, psum, run, sbuf
+from conftest import check_partial_write
 
 
 def fill(shape, dtype, value, engine=nisa.engine.unknown):
@@ -119,7 +120,6 @@ def test_bool_dtype():
 @pytest.mark.parametrize("dtype", [nl.float32, nl.bfloat16, nl.int32, nl.uint8])
 @pytest.mark.parametrize("buffer", ["sbuf", "psum"])
 def test_partial_write_keeps_sentinels(dtype, buffer):
-    from conftest import check_partial_write
     out = check_partial_write(lambda v: nisa.memset(v, 3), dtype=dtype,
                               buffer=getattr(nl, buffer))
     assert (out == 3).all()

@@ -9,6 +9,7 @@ import nki.isa as nisa
 import nki.language as nl
 from conftest import (BF16, F16, F32, FP8_E4M3, FP8_E5M2, NL, assert_close, assert_equal,
                       dtype_id, psum, random, run, sbuf)
+from conftest import all_nan, check_fresh_read, check_partial_write
 
 
 def ref(s, m):
@@ -299,7 +300,6 @@ def test_tfloat32_inputs(rng):
 
 
 def test_partial_write_keeps_sentinels(rng):
-    from conftest import check_partial_write
     s, m = random(rng, (32, 16), F32), random(rng, (32, 8), F32)
     out = check_partial_write(lambda v, a, b: nisa.nc_matmul(v, a, b), s, m, buffer=nl.psum,
                               shape=(16, 16))
@@ -307,7 +307,6 @@ def test_partial_write_keeps_sentinels(rng):
 
 
 def test_reads_sentinels_of_a_fresh_tile():
-    from conftest import all_nan, check_fresh_read
 
     def reader(t):
         m = sbuf((t.shape[0], 8), nl.float32)

@@ -6,8 +6,9 @@ import pytest
 
 import nki.isa as nisa
 import nki.language as nl
-from conftest import (BF16, F16, F32, FP8_E4M3, I32, NL, assert_equal, dtype_id, psum, random,
-                      run, sbuf)
+from conftest import (BF16, F16, F32, FP8_E4M3, I32, assert_equal, dtype_id, psum, random, run,
+                      sbuf)
+from conftest import all_nan, check_fresh_read, check_partial_write
 
 
 def tr_body(dst_buffer, engine=nisa.engine.unknown):
@@ -44,7 +45,7 @@ def test_vector_engine(rng, dtype, shape, dst_buffer):
 
 
 def test_unknown_engine_chooses_from_destination(rng):
-    big = random(rng, (64, 100), F32)   # too big for the vector engine: must go to the tensor engine
+    big = random(rng, (64, 100), F32)  # too big for the vector engine: the tensor engine
     assert_equal(run(tr_body(nl.psum), big), big.T.copy())
     small = random(rng, (16, 8), BF16)
     assert_equal(run(tr_body(nl.sbuf), small), small.T.copy())
@@ -121,7 +122,6 @@ def test_nl_transpose(rng):
                                            ("sbuf", nisa.engine.vector),
                                            ("psum", nisa.engine.vector)])
 def test_partial_write_keeps_sentinels(rng, buffer, engine):
-    from conftest import check_partial_write
     a = random(rng, (8, 16), F32)
     out = check_partial_write(lambda v, x: nisa.nc_transpose(v, x, engine=engine), a,
                               buffer=getattr(nl, buffer), shape=(16, 16))
@@ -129,7 +129,6 @@ def test_partial_write_keeps_sentinels(rng, buffer, engine):
 
 
 def test_reads_sentinels_of_a_fresh_tile():
-    from conftest import all_nan, check_fresh_read
 
     def reader(t):
         d = psum((t.shape[1], t.shape[0]), t.dtype)

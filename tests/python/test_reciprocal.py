@@ -6,6 +6,7 @@ import pytest
 import nki.isa as nisa
 import nki.language as nl
 from conftest import BF16, F16, F32, NL, assert_equal, cast, dtype_id, psum, random, run, sbuf
+from conftest import all_nan, check_fresh_read, check_partial_write
 
 
 def rec_body(out_dtype):
@@ -104,14 +105,12 @@ def test_positional_and_name(rng):
 
 @pytest.mark.parametrize("buffer", ["sbuf", "psum"])
 def test_partial_write_keeps_sentinels(rng, buffer):
-    from conftest import check_partial_write
     a = data(rng, (128, 8), F32)
     out = check_partial_write(lambda v, x: nisa.reciprocal(v, x), a, buffer=getattr(nl, buffer))
     assert_equal(out, ref(a, F32))
 
 
 def test_reads_sentinels_of_a_fresh_tile():
-    from conftest import all_nan, check_fresh_read
 
     def reader(t):
         o = sbuf(t.shape, nl.float32)

@@ -1,5 +1,6 @@
 """nisa.tensor_copy: dst = src element-wise on Vector/Scalar/GpSimd; same dtypes are bit-exact,
 different dtypes go through float32; same partition count and elements per partition."""
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -8,6 +9,7 @@ import nki.isa as nisa
 import nki.language as nl
 from conftest import (BF16, F16, F32, FP8_E4M3, I32, NL, assert_equal, cast, dtype_id, psum,
                       random, run, sbuf)
+from conftest import all_nan, check_fresh_read, check_partial_write
 
 ENGINES = [nisa.engine.unknown, nisa.engine.vector, nisa.engine.scalar, nisa.engine.gpsimd]
 
@@ -279,7 +281,6 @@ def test_float32_to_tfloat32_rounds_mantissa(rng):
 @pytest.mark.parametrize("engine", [nisa.engine.vector, nisa.engine.gpsimd, nisa.engine.scalar],
                          ids=lambda e: e.name)
 def test_partial_write_keeps_sentinels(rng, engine):
-    from conftest import check_partial_write
     a = random(rng, (128, 8), F32)
 
     def writer(view, t):
@@ -292,7 +293,6 @@ def test_partial_write_keeps_sentinels(rng, engine):
 
 @pytest.mark.parametrize("buffer", ["sbuf", "psum"])
 def test_reads_sentinels_of_a_fresh_tile(buffer):
-    from conftest import all_nan, check_fresh_read
 
     def reader(t):
         o = sbuf(t.shape, nl.float32)
@@ -302,3 +302,13 @@ def test_reads_sentinels_of_a_fresh_tile(buffer):
         assert all_nan(out)
     for out in check_fresh_read(reader, dtype=nl.int32, buffer=getattr(nl, buffer)):
         assert (out == 4).all()
+
+
+@pytest.mark.parametrize("dst", [BF16, F16, FP8_E4M3, np.dtype(ml_dtypes.float8_e5m2)],
+                         ids=dtype_id)
+def test_cast_of_special_values(dst):
+    a = np.array([[np.nan, np.inf, -np.inf, 1e6, -1e6, 1e-8, 1e-40, -0.0, 65520.0, 3.0e38]],
+                 np.float32)
+    with np.errstate(over="ignore"):
+        expected = a.astype(dst)
+    assert_equal(run(copy_body(NL[np.dtype(dst)]), a), expected)

@@ -6,8 +6,9 @@ import pytest
 
 import nki.isa as nisa
 import nki.language as nl
-from conftest import (BF16, F16, F32, I32, NL, assert_close, assert_equal, cast, dtype_id, psum,
-                      random, run, sbuf)
+from conftest import (BF16, F16, F32, I32, NL, assert_close, assert_equal, dtype_id, psum, random,
+                      run, sbuf)
+from conftest import all_nan, check_fresh_read, check_partial_write
 
 
 def _fold(fn):
@@ -184,7 +185,6 @@ def test_positional_arguments(rng):
 
 @pytest.mark.parametrize("buffer", ["sbuf", "psum"])
 def test_partial_write_keeps_sentinels(rng, buffer):
-    from conftest import check_partial_write
     a = random(rng, (128, 8, 4), F32)
     out = check_partial_write(lambda v, x: nisa.tensor_reduce(v, nl.maximum, x, axis=2), a,
                               buffer=getattr(nl, buffer))
@@ -192,7 +192,6 @@ def test_partial_write_keeps_sentinels(rng, buffer):
 
 
 def test_reads_sentinels_of_a_fresh_tile():
-    from conftest import all_nan, check_fresh_read
 
     def reader(t):
         o = sbuf((t.shape[0], 1), nl.float32)

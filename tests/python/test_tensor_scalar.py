@@ -9,6 +9,7 @@ import nki.isa as nisa
 import nki.language as nl
 from conftest import (BF16, F16, F32, I32, NL, assert_close, assert_equal, cast, dtype_id, psum,
                       random, run, sbuf)
+from conftest import all_nan, check_fresh_read, check_partial_write
 
 BINARY = {
     "add": np.add, "subtract": np.subtract, "multiply": np.multiply,
@@ -237,7 +238,6 @@ def test_in_place(rng):
 
 @pytest.mark.parametrize("buffer", ["sbuf", "psum"])
 def test_partial_write_keeps_sentinels(rng, buffer):
-    from conftest import check_partial_write
     a = data_with_ties(rng, (128, 8), F32)
     out = check_partial_write(lambda v, x: nisa.tensor_scalar(v, x, nl.multiply, 2.0), a,
                               buffer=getattr(nl, buffer))
@@ -245,7 +245,6 @@ def test_partial_write_keeps_sentinels(rng, buffer):
 
 
 def test_reads_sentinels_of_a_fresh_tile_and_operand():
-    from conftest import all_nan, check_fresh_read
 
     def reader(t):
         o = sbuf(t.shape, nl.float32)
@@ -272,7 +271,6 @@ def test_reads_sentinels_of_a_fresh_tile_and_operand():
 
 
 def test_fresh_operand_aliasing_the_destination_reads_sentinels():
-    from conftest import all_nan, check_fresh_read
 
     def reader(t):  # t: fresh (P, 8); its column 0 is the operand, t itself the destination
         x = sbuf(t.shape, nl.float32)

@@ -8,6 +8,7 @@ import nki.isa as nisa
 import nki.language as nl
 from conftest import (BF16, F16, F32, I32, NL, assert_equal, cast, dtype_id, psum, random, run,
                       sbuf)
+from conftest import all_nan, check_fresh_read, check_partial_write
 
 
 def _b(x):
@@ -167,11 +168,12 @@ INT_DTYPES = [I32, np.dtype(np.uint32), np.dtype(np.int16), np.dtype(np.uint16),
 def bitvec_inputs(rng, dtype, shift):
     dtype = np.dtype(dtype)
     bits = 8 * dtype.itemsize
-    a = rng.integers(0, 2 ** bits, size=(32, 8), dtype=np.uint64).astype(_unsigned(dtype)).view(dtype)
+    u = _unsigned(dtype)
+    a = rng.integers(0, 2 ** bits, size=(32, 8), dtype=np.uint64).astype(u).view(dtype)
     if shift:
         b = rng.integers(0, bits, size=(32, 8)).astype(dtype)
     else:
-        b = rng.integers(0, 2 ** bits, size=(32, 8), dtype=np.uint64).astype(_unsigned(dtype)).view(dtype)
+        b = rng.integers(0, 2 ** bits, size=(32, 8), dtype=np.uint64).astype(u).view(dtype)
     return a, b
 
 
@@ -307,7 +309,6 @@ def test_bitvec_on_psum_operands(rng):
 
 @pytest.mark.parametrize("buffer", ["sbuf", "psum"])
 def test_partial_write_keeps_sentinels(rng, buffer):
-    from conftest import check_partial_write
     a, b = arith_inputs(rng, (128, 8), F32, F32)
     out = check_partial_write(lambda v, x, y: nisa.tensor_tensor(v, x, y, nl.add), a, b,
                               buffer=getattr(nl, buffer))
@@ -320,7 +321,6 @@ def test_partial_write_keeps_sentinels(rng, buffer):
 
 @pytest.mark.parametrize("buffer", ["sbuf", "psum"])
 def test_reads_sentinels_of_a_fresh_tile(buffer):
-    from conftest import all_nan, check_fresh_read
 
     def reader(t):
         one = sbuf(t.shape, t.dtype)
@@ -335,7 +335,6 @@ def test_reads_sentinels_of_a_fresh_tile(buffer):
 
 
 def test_fresh_input_aliasing_the_destination_reads_sentinels():
-    from conftest import all_nan, check_fresh_read
 
     def reader(t):
         x = sbuf(t.shape, nl.float32)
