@@ -2,6 +2,7 @@
 
 #include <numeric>
 
+#include "log.hpp"
 #include "nkisim/errors.hpp"
 
 namespace nkisim {
@@ -24,7 +25,9 @@ Interpreter::Interpreter(const Target& target, int core_id, int num_cores)
       num_cores_(num_cores),
       sbuf_(Buffer::sbuf, target.partitions, target.sbuf_bytes_per_partition, 0, core_id),
       psum_(Buffer::psum, target.partitions, target.psum_bytes_per_partition,
-            target.psum_bank_bytes, core_id) {}
+            target.psum_bank_bytes, core_id) {
+  if (auto log = instruction_log_if_enabled()) observers_.push_back(std::move(log));
+}
 
 Tensor Interpreter::allocate(Buffer b, const std::vector<int64_t>& shape, DType dtype,
                              const std::string& name,
@@ -47,6 +50,7 @@ bool Interpreter::reset() {
   counts_.fill(0);
   scalar_acc.fill(0.f);
   observers_.clear();
+  if (auto log = instruction_log_if_enabled()) observers_.push_back(std::move(log));
   return true;
 }
 

@@ -12,6 +12,12 @@ from ._errors import NkiValidationError
 
 _state = threading.local()  # .launch, .program_id of the program running on this thread
 
+def _fail(msg):
+    """Raise NkiValidationError pointing at the user's line (the launch or the kernel call)."""
+    loc = _errors.where(3)
+    raise NkiValidationError(f"{msg}\n  at {loc}" if loc else msg)
+
+
 _JIT_OPTIONS = {"debug_kernel", "show_compiler_tb", "experimental_flags", "additional_compile_opt",
                 "enable_out_of_bound_check", "kernel_return", "name"}
 
@@ -29,12 +35,12 @@ class Kernel:
 
     def __getitem__(self, grid):
         if isinstance(grid, (tuple, list)):
-            raise NkiValidationError(
+            _fail(
                 f"{self.func.__name__}[{', '.join(map(str, grid))}]: NKI 0.3.0 launches take a "
                 "single number, the LNC degree (kernel[1] or kernel[2]); multi-dimensional grids "
                 "are not supported")
         if not isinstance(grid, int) or isinstance(grid, bool) or grid < 1:
-            raise NkiValidationError(
+            _fail(
                 f"{self.func.__name__}[{grid!r}]: the launch degree must be a positive int "
                 "(1 or 2)")
         return Kernel(self.func, grid, self.options)
@@ -61,7 +67,7 @@ class Kernel:
 def jit(func=None, mode="auto", **kwargs):
     """Turn a kernel function into a Kernel (usable as @nki.jit or @nki.jit(...))."""
     if "platform_target" in kwargs:
-        raise NkiValidationError(
+        _fail(
             "nki.jit(platform_target=...) was removed in NKI 0.3.0: select the target with the "
             "NEURON_PLATFORM_TARGET_OVERRIDE environment variable (trn1, trn2 or trn3)")
     if mode != "auto":
@@ -107,7 +113,7 @@ class Launch:
             if index < len(self.shared):
                 t = self.shared[index]
                 if tuple(t.shape) != tuple(shape) or t._dtype_id != _dtypes.ID[dtype]:
-                    raise NkiValidationError(
+                    _fail(
                         f"nl.ndarray: shared_hbm allocation #{index} ('{name}') is "
                         f"{dtype}{list(shape)} in program {program_id()} but "
                         f"{_dtypes.ALL[t._dtype_id]}{list(t.shape)} in another program; every "
@@ -132,7 +138,7 @@ def _to_numpy_input(x):
         import torch
         t = x.detach()
         if t.device.type != "cpu":
-            raise NkiValidationError(f"torch tensor on {t.device}: nkisim runs on the CPU; pass "
+            _fail(f"torch tensor on {t.device}: nkisim runs on the CPU; pass "
                                      "CPU tensors")
         src = t if t.is_contiguous() else t.contiguous()
         if src.dtype == torch.bfloat16:
@@ -168,7 +174,7 @@ def _wrap_args(args, kwargs, buffer_id, names):
         try:
             d = _dtypes.lookup(arr.dtype)
         except (TypeError, ValueError) as e:
-            raise NkiValidationError(f"kernel argument '{label}': {e}") from None
+            _fail(f"kernel argument '{label}': {e}")
         if wb is not None:
             writebacks.append((wb, arr))
         return _core.wrap(arr, _dtypes.ID[d], buffer_id, label)
@@ -194,7 +200,7 @@ def _check_annotations(func, args, kwargs):
 def _output(x, framework):
     if isinstance(x, _core.Tensor):
         if x._buffer_id in (0, 1):
-            raise NkiValidationError(
+            _fail(
                 f"the kernel returned {x!r}, an on-chip tensor; kernel outputs must be HBM tensors "
                 "allocated with nl.ndarray(..., buffer=nl.shared_hbm)")
         arr = x._numpy(_dtypes.numpy_dtype(_dtypes.ALL[x._dtype_id]))
@@ -214,7 +220,7 @@ def _output(x, framework):
 def _check_outputs(x, inputs):
     if isinstance(x, _core.Tensor):
         if x._buffer_id == 2 and x._alloc_id not in inputs:
-            raise NkiValidationError(
+            _fail(
                 f"the kernel returned {x!r} allocated in nl.hbm (private_hbm); kernel outputs "
                 "must be allocated with buffer=nl.shared_hbm")
     elif isinstance(x, (tuple, list)):
@@ -229,7 +235,7 @@ def launch(kernel, args, kwargs):
     info = _core.target_info("")
     n = kernel.grid or 1
     if n > info["max_lnc"]:
-        raise NkiValidationError(
+        _fail(
             f"{kernel.func.__name__}[{n}]: {info['name']} supports LNC degree up to "
             f"{info['max_lnc']} (set NEURON_PLATFORM_TARGET_OVERRIDE=trn2 or trn3 for LNC=2)")
     if os.environ.get("NKI_PRECISE_FP", "1") == "0":

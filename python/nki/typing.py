@@ -1,6 +1,7 @@
 """nki.typing: shape annotations for kernel parameters, checked when the kernel is called."""
 import inspect
 
+from . import _errors
 from ._errors import NkiValidationError
 
 
@@ -35,6 +36,6 @@ def check_annotations(func, args, kwargs):
             ok = len(want) == len(got) and all(not isinstance(w, int) or w == g
                                                for w, g in zip(want, got))
             if not ok:
-                raise NkiValidationError(
-                    f"kernel {func.__name__}: argument '{name}' has shape {got} but is annotated "
-                    f"{ann!r}")
+                _errors.fail(NkiValidationError,
+                             f"kernel {func.__name__}: argument '{name}' has shape {got} but is "
+                             f"annotated {ann!r}")

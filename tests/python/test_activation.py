@@ -383,3 +383,9 @@ def test_accumulators_are_per_physical_partition(rng):
         nisa.activation(d[32:64, :], nl.copy, x[32:64, :], reduce_res=r)  # idle: read out
         return r
     assert_close(run(body, a), _sum(a[32:64]), rtol=1e-5)
+
+
+def test_numpy_scalar_scale_and_bias(rng):
+    a = random(rng, (16, 8), F32)
+    out = run(act_body(nl.copy, nl.float32, scale=np.float32(0.5), bias=np.float64(1.0)), a)
+    assert_equal(out, a * np.float32(0.5) + np.float32(1.0))

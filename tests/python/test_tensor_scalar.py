@@ -279,3 +279,11 @@ def test_fresh_operand_aliasing_the_destination_reads_sentinels():
         return t
     for out in check_fresh_read(reader):
         assert all_nan(out)
+
+
+def test_numpy_scalar_operands(rng):
+    a = data_with_ties(rng, (16, 8), F32)
+    out = run(ts(nl.float32, nl.multiply, np.float32(1.5), op1=nl.add, operand1=np.int32(2)), a)
+    assert_equal(out, a * np.float32(1.5) + np.float32(2))
+    out = run(ts(nl.float32, nl.add, np.float64(0.1)), a)
+    assert_equal(out, a + np.float32(0.1))
