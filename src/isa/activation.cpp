@@ -7,13 +7,7 @@ using namespace isa;
 
 void validate(const ActivationOp& op, const Interpreter& in) {
   const Check c{"activation"};
-  c.buffer_in("dst", op.dst, kOnChip, in);
-  c.buffer_in("data", op.data, kOnChip, in);
-  c.writable("dst", op.dst);
-  c.max_partitions("data", op.data, in.target().partitions);
-  c.not_packed("data", op.data);
-  c.not_packed("dst", op.dst);
-  c.same_layout("dst", op.dst, "data", op.data);
+  c.elementwise(op.dst, "data", op.data, kOnChip, in);
   const int64_t P = op.data.partitions();
   c.scalar_or_vector("scale", op.scale, P, /*float32_only=*/true, in);
   c.scalar_or_vector("bias", op.bias, P, /*float32_only=*/false, in);

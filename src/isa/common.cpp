@@ -99,6 +99,19 @@ void Check::engine_in(Engine e, std::initializer_list<Engine> allowed) const {
                      std::string(engine_name(e)) + " engine");
 }
 
+void Check::elementwise(const Tensor& dst, std::string_view src_name, const Tensor& src,
+                        unsigned bufs, const Interpreter& in, bool allow_packed) const {
+  buffer_in("dst", dst, bufs, in);
+  buffer_in(src_name, src, bufs, in);
+  writable("dst", dst);
+  max_partitions(src_name, src, in.target().partitions);
+  same_layout("dst", dst, src_name, src);
+  if (!allow_packed) {
+    not_packed(src_name, src);
+    not_packed("dst", dst);
+  }
+}
+
 bool all_int(std::initializer_list<const Tensor*> ts) {
   for (const Tensor* t : ts)
     if (t && !is_int(t->dtype())) return false;

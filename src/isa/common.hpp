@@ -59,6 +59,10 @@ struct Check {
   void scalar_or_vector(std::string_view operand, const Operand& o, int64_t partitions,
                         bool float32_only, const Interpreter& in) const;
   void engine_in(Engine e, std::initializer_list<Engine> allowed) const;
+  // The element-wise contract: `src` and a writable `dst` in `bufs` on this core, at most the
+  // target's partitions, the same layout, and (unless allowed) no packed x4 dtypes.
+  void elementwise(const Tensor& dst, std::string_view src_name, const Tensor& src, unsigned bufs,
+                   const Interpreter& in, bool allow_packed = false) const;
 };
 
 std::string shape_of(const Tensor& t);

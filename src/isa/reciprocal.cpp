@@ -6,13 +6,7 @@ using namespace isa;
 
 void validate(const ReciprocalOp& op, const Interpreter& in) {
   const Check c{"reciprocal"};
-  c.buffer_in("dst", op.dst, kOnChip, in);
-  c.buffer_in("data", op.data, kOnChip, in);
-  c.writable("dst", op.dst);
-  c.max_partitions("data", op.data, in.target().partitions);
-  c.not_packed("data", op.data);
-  c.not_packed("dst", op.dst);
-  c.same_layout("dst", op.dst, "data", op.data);
+  c.elementwise(op.dst, "data", op.data, kOnChip, in);
 }
 
 void execute(ReciprocalOp& op, Interpreter&) {

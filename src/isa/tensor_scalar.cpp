@@ -58,13 +58,7 @@ void validate(const TensorScalarOp& op, const Interpreter& in) {
   const Check c{"tensor_scalar"};
   c.engine_in(op.engine, {Engine::vector, Engine::scalar, Engine::gpsimd});
   const unsigned bufs = op.engine == Engine::gpsimd ? kSbuf : kOnChip;
-  c.buffer_in("dst", op.dst, bufs, in);
-  c.buffer_in("data", op.data, bufs, in);
-  c.writable("dst", op.dst);
-  c.max_partitions("data", op.data, in.target().partitions);
-  c.not_packed("data", op.data);
-  c.not_packed("dst", op.dst);
-  c.same_layout("dst", op.dst, "data", op.data);
+  c.elementwise(op.dst, "data", op.data, bufs, in);
   NKISIM_REQUIRE(c, op.op0 != AluOp::none, "op0", "is required (an ALU operator such as nl.multiply)");
   if (op.op1 == AluOp::none)
     NKISIM_REQUIRE(c, !op.operand1.present, "operand1", "must be None when op1 is None");

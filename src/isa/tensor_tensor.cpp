@@ -49,18 +49,12 @@ void validate(const TensorTensorOp& op, const Interpreter& in) {
   c.engine_in(op.engine, {Engine::vector, Engine::gpsimd});
   const bool gpsimd = op.engine == Engine::gpsimd || op.op == AluOp::power;
   const unsigned on_chip = gpsimd ? kSbuf : kOnChip;
-  c.buffer_in("dst", op.dst, on_chip, in);
-  c.buffer_in("data1", op.data1, on_chip, in);
   c.buffer_in("data2", op.data2, on_chip, in);
-  NKISIM_REQUIRE(c, !(op.data1.buffer() == Buffer::psum && op.data2.buffer() == Buffer::psum), "data2",
-            "data1 and data2 cannot both be in psum");
-  c.writable("dst", op.dst);
-  for (auto [n, t] : {Named{"dst", &op.dst}, Named{"data1", &op.data1}, Named{"data2", &op.data2}}) {
-    c.max_partitions(n, *t, in.target().partitions);
-    c.not_packed(n, *t);
-  }
+  c.not_packed("data2", op.data2);
   c.same_layout("data2", op.data2, "data1", op.data1);
-  c.same_layout("dst", op.dst, "data1", op.data1);
+  c.elementwise(op.dst, "data1", op.data1, on_chip, in);
+  NKISIM_REQUIRE(c, !(op.data1.buffer() == Buffer::psum && op.data2.buffer() == Buffer::psum),
+                 "data2", "data1 and data2 cannot both be in psum");
   NKISIM_REQUIRE(c, op.op != AluOp::none && !alu_is_unary(op.op), "op",
             "must be a binary ALU operator such as nl.add or nl.maximum, found " +
                 std::string(alu_name(op.op)));
