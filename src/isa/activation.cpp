@@ -51,20 +51,10 @@ void execute(ActivationOp& op, Interpreter& in) {
     float* x = dst_lanes(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
     const float* in = src_lanes(a, r0, nr, c0, nc, lanes<float>(4, n));
     if (in != x) std::copy(in, in + n, x);
-    if (op.scale.tile || (op.scale.present && op.scale.value != 1.0)) {
-      float* s = lanes<float>(1, n);
-      float* pr = lanes<float>(2, nr);
-      operand_rows(op.scale.present ? op.scale : Operand::scalar(1.0), r0, nr, pr);
-      expand_rows(pr, nr, nc, s);
-      alu_binary(AluOp::multiply, x, x, s, n);
-    }
-    if (op.bias.present && (op.bias.tile || op.bias.value != 0.0)) {
-      float* b = lanes<float>(1, n);
-      float* pr = lanes<float>(2, nr);
-      operand_rows(op.bias, r0, nr, pr);
-      expand_rows(pr, nr, nc, b);
-      alu_binary(AluOp::add, x, x, b, n);
-    }
+    if (op.scale.tile || (op.scale.present && op.scale.value != 1.0))
+      apply_operand(AluOp::multiply, op.scale, false, x, r0, nr, nc);
+    if (op.bias.present && (op.bias.tile || op.bias.value != 0.0))
+      apply_operand(AluOp::add, op.bias, false, x, r0, nr, nc);
     act_apply(op.op, x, n);
     if (accumulate) {
       float* sums = lanes<float>(3, nr);

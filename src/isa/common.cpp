@@ -451,6 +451,25 @@ void operand_rows(const Operand& o, int64_t r0, int64_t nr, float* out) {
   load<float>(v, r0, nr, 0, 1, out);
 }
 
+void apply_operand(AluOp op, const Operand& o, bool reverse, float* x, int64_t r0, int64_t nr,
+                   int64_t nc) {
+  const int64_t n = nr * nc;
+  if (!o.tile) {
+    alu_scalar(op, x, x, static_cast<float>(o.value), reverse, n);
+    return;
+  }
+  float* per_row = lanes<float>(6, nr);
+  operand_rows(o, r0, nr, per_row);
+  if (nc >= 64) {
+    for (int64_t r = 0; r < nr; ++r) alu_scalar(op, x + r * nc, x + r * nc, per_row[r], reverse, nc);
+    return;
+  }
+  float* y = lanes<float>(5, n);
+  expand_rows(per_row, nr, nc, y);
+  if (reverse) alu_binary(op, x, y, x, n);
+  else alu_binary(op, x, x, y, n);
+}
+
 void expand_rows(const float* per_row, int64_t nr, int64_t nc, float* out) {
   for (int64_t r = 0; r < nr; ++r) std::fill(out + r * nc, out + (r + 1) * nc, per_row[r]);
 }

@@ -154,6 +154,10 @@ bool dst_direct(const Rows& dst, std::initializer_list<const Rows*> srcs);
 void operand_rows(const Operand& o, int64_t r0, int64_t nr, float* out);
 // Expand per-row values to a block of nr x nc.
 void expand_rows(const float* per_row, int64_t nr, int64_t nc, float* out);
+// x = x op operand (operand op x when reverse) over a block of nr x nc lanes, for a scalar or a
+// (P, 1) operand: one Eigen pass per row for long rows, an expanded operand block for short ones.
+void apply_operand(AluOp op, const Operand& o, bool reverse, float* x, int64_t r0, int64_t nr,
+                   int64_t nc);
 
 // ---------------------------------------------------------------- math
 // o = a op b, element-wise over n lanes (o may alias a or b). Unary ops ignore b.

@@ -33,11 +33,23 @@ enum class WrittenState { none, some, all };
 // Whether the PSUM elements of a view were written before (accumulate=None decides on this).
 WrittenState written_state(const Rows& d) {
   if (d.shadow == nullptr) return WrittenState::all;
-  uint8_t* w = reinterpret_cast<uint8_t*>(scratch_raw(4, static_cast<size_t>(d.nrows * d.ncols)));
-  load_written(d, 0, d.nrows, 0, d.ncols, w);
-  const int64_t n = d.nrows * d.ncols;
-  const int64_t ones = std::count(w, w + n, uint8_t{1});
-  return ones == 0 ? WrittenState::none : ones == n ? WrittenState::all : WrittenState::some;
+  bool any_written = false, any_unwritten = false;
+  if (d.contiguous) {  // scan each row's shadow bytes (vectorized memchr)
+    const size_t span = static_cast<size_t>(d.ncols * d.es);
+    for (int64_t r = 0; r < d.nrows && !(any_written && any_unwritten); ++r) {
+      const uint8_t* row = d.shadow + r * d.row_stride;
+      any_unwritten |= std::memchr(row, 0, span) != nullptr;
+      any_written |= std::memchr(row, 1, span) != nullptr;
+    }
+  } else {
+    const int64_t n = d.nrows * d.ncols;
+    uint8_t* w = reinterpret_cast<uint8_t*>(scratch_raw(4, static_cast<size_t>(n)));
+    load_written(d, 0, d.nrows, 0, d.ncols, w);
+    const int64_t ones = std::count(w, w + n, uint8_t{1});
+    any_written = ones > 0;
+    any_unwritten = ones < n;
+  }
+  return any_written ? (any_unwritten ? WrittenState::some : WrittenState::all) : WrittenState::none;
 }
 
 void transpose_exact(MatmulOp& op) {

@@ -5,22 +5,16 @@ namespace nkisim {
 using namespace isa;
 
 namespace {
-// x = x op o (or o op x when reverse) for the block's rows.
-template <class T>
-void apply(AluOp op, const Operand& o, bool reverse, T* x, int64_t r0, int64_t nr, int64_t nc) {
+// Integer lanes: x = x op o (or o op x when reverse) for the block's rows.
+void apply_int(AluOp op, const Operand& o, bool reverse, int64_t* x, int64_t r0, int64_t nr,
+               int64_t nc) {
   const int64_t n = nr * nc;
-  if constexpr (std::is_same_v<T, float>) {
-    if (!o.tile) {
-      alu_scalar(op, x, x, static_cast<float>(o.value), reverse, n);
-      return;
-    }
-  }
-  T* y = lanes<T>(1, n);
+  int64_t* y = lanes<int64_t>(1, n);
   if (!o.tile) {
-    std::fill(y, y + n, static_cast<T>(o.value));
+    std::fill(y, y + n, static_cast<int64_t>(o.value));
   } else {
-    T* per_row = lanes<T>(2, nr);
-    load<T>(rows_of(*o.tile, alu_is_bitvec(op)), r0, nr, 0, 1, per_row);
+    int64_t* per_row = lanes<int64_t>(2, nr);
+    load<int64_t>(rows_of(*o.tile, alu_is_bitvec(op)), r0, nr, 0, 1, per_row);
     for (int64_t r = 0; r < nr; ++r) std::fill(y + r * nc, y + (r + 1) * nc, per_row[r]);
   }
   if (reverse) alu_binary(op, x, y, x, n);
@@ -35,20 +29,20 @@ void run_float(const TensorScalarOp& op) {
     float* out = dst_lanes(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
     const float* x = src_lanes(a, r0, nr, c0, nc, lanes<float>(3, n));
     if (x != out) std::copy(x, x + n, out);
-    apply<float>(op.op0, op.operand0, op.reverse0, out, r0, nr, nc);
-    if (op.op1 != AluOp::none) apply<float>(op.op1, op.operand1, op.reverse1, out, r0, nr, nc);
+    apply_operand(op.op0, op.operand0, op.reverse0, out, r0, nr, nc);
+    if (op.op1 != AluOp::none) apply_operand(op.op1, op.operand1, op.reverse1, out, r0, nr, nc);
     commit(d, r0, nr, c0, nc, out);
   });
 }
 
-template <class T>
-void run(const TensorScalarOp& op) {
+void run_int(const TensorScalarOp& op) {
+  using T = int64_t;
   const Rows d = rows_of(op.dst), a = rows_of(op.data, alu_is_bitvec(op.op0));
   for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
     T* x = lanes<T>(0, nr * nc);
     load<T>(a, r0, nr, c0, nc, x);
-    apply<T>(op.op0, op.operand0, op.reverse0, x, r0, nr, nc);
-    if (op.op1 != AluOp::none) apply<T>(op.op1, op.operand1, op.reverse1, x, r0, nr, nc);
+    apply_int(op.op0, op.operand0, op.reverse0, x, r0, nr, nc);
+    if (op.op1 != AluOp::none) apply_int(op.op1, op.operand1, op.reverse1, x, r0, nr, nc);
     store<T>(d, r0, nr, c0, nc, x);
   });
 }
@@ -99,7 +93,7 @@ void validate(const TensorScalarOp& op, const Interpreter& in) {
 void execute(TensorScalarOp& op, Interpreter&) {
   op.dst.claim_for_overwrite({&op.data, op.operand0.tile ? &*op.operand0.tile : nullptr,
                               op.operand1.tile ? &*op.operand1.tile : nullptr});
-  if (alu_is_bitvec(op.op0)) run<int64_t>(op);
+  if (alu_is_bitvec(op.op0)) run_int(op);
   else run_float(op);
 }
 
