@@ -48,17 +48,22 @@ void execute(ActivationOp& op, Interpreter& in) {
   const bool direct = dst_direct(d, {&a});
   for_blocks(P, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
     const int64_t n = nr * nc;
-    float* x = dst_lanes(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
-    const float* in = src_lanes(a, r0, nr, c0, nc, lanes<float>(4, n));
-    if (in != x) std::copy(in, in + n, x);
-    if (op.scale.tile || (op.scale.present && op.scale.value != 1.0))
-      apply_operand(AluOp::multiply, op.scale, false, x, r0, nr, nc);
-    if (op.bias.present && (op.bias.tile || op.bias.value != 0.0))
-      apply_operand(AluOp::add, op.bias, false, x, r0, nr, nc);
-    act_apply(op.op, x, n);
+    const Block x = dst_block(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
+    // x = data * scale + bias, reading data once.
+    Block in = src_block(a, r0, nr, c0, nc, lanes<float>(4, n));
+    if (op.scale.tile || (op.scale.present && op.scale.value != 1.0)) {
+      apply_operand(AluOp::multiply, op.scale, false, x, in, r0);
+      in = x;
+    }
+    if (op.bias.present && (op.bias.tile || op.bias.value != 0.0)) {
+      apply_operand(AluOp::add, op.bias, false, x, in, r0);
+      in = x;
+    }
+    copy_block(x, in);
+    act_apply(op.op, x);
     if (accumulate) {
       float* sums = lanes<float>(3, nr);
-      alu_reduce(AluOp::add, x, nr, nc, sums);
+      row_sums(x, sums);
       for (int64_t r = 0; r < nr; ++r) acc[r0 + r] += sums[r];
     }
     commit(d, r0, nr, c0, nc, x);

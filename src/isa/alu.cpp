@@ -12,29 +12,36 @@ namespace nkisim::isa {
 namespace {
 using AF = Eigen::Array<float, Eigen::Dynamic, 1>;
 using MapF = Eigen::Map<AF>;
-using CMapF = Eigen::Map<const AF>;
 
-template <class A, class B>
-void arith(AluOp op, MapF& o, const A& a, const B& b) {
+// Calls fn(f) with f the scalar function of a float ALU op, so that each op gets its own
+// vectorized loop (the op is decided once per call, never per element).
+template <class Fn>
+void with_float_op(AluOp op, Fn&& fn) {
   switch (op) {
-    case AluOp::add: o = a + b; break;
-    case AluOp::subtract: o = a - b; break;
-    case AluOp::multiply: o = a * b; break;
-    case AluOp::maximum: o = a.max(b); break;
-    case AluOp::minimum: o = a.min(b); break;
-    case AluOp::equal: o = (a == b).template cast<float>(); break;
-    case AluOp::not_equal: o = (a != b).template cast<float>(); break;
-    case AluOp::greater_equal: o = (a >= b).template cast<float>(); break;
-    case AluOp::greater: o = (a > b).template cast<float>(); break;
-    case AluOp::less_equal: o = (a <= b).template cast<float>(); break;
-    case AluOp::less: o = (a < b).template cast<float>(); break;
-    case AluOp::logical_and: o = ((a != 0.f) && (b != 0.f)).template cast<float>(); break;
-    case AluOp::logical_or: o = ((a != 0.f) || (b != 0.f)).template cast<float>(); break;
-    case AluOp::logical_xor: o = ((a != 0.f) != (b != 0.f)).template cast<float>(); break;
-    case AluOp::rsqrt: o = a.rsqrt(); break;
-    case AluOp::reciprocal: o = a.inverse(); break;
-    case AluOp::abs: o = a.abs(); break;
-    case AluOp::power: o = a.pow(b); break;
+    case AluOp::add: fn([](float a, float b) { return a + b; }); break;
+    case AluOp::subtract: fn([](float a, float b) { return a - b; }); break;
+    case AluOp::multiply: fn([](float a, float b) { return a * b; }); break;
+    case AluOp::maximum: fn([](float a, float b) { return a > b ? a : b; }); break;
+    case AluOp::minimum: fn([](float a, float b) { return a < b ? a : b; }); break;
+    case AluOp::equal: fn([](float a, float b) { return a == b ? 1.f : 0.f; }); break;
+    case AluOp::not_equal: fn([](float a, float b) { return a != b ? 1.f : 0.f; }); break;
+    case AluOp::greater_equal: fn([](float a, float b) { return a >= b ? 1.f : 0.f; }); break;
+    case AluOp::greater: fn([](float a, float b) { return a > b ? 1.f : 0.f; }); break;
+    case AluOp::less_equal: fn([](float a, float b) { return a <= b ? 1.f : 0.f; }); break;
+    case AluOp::less: fn([](float a, float b) { return a < b ? 1.f : 0.f; }); break;
+    case AluOp::logical_and:
+      fn([](float a, float b) { return (a != 0.f && b != 0.f) ? 1.f : 0.f; });
+      break;
+    case AluOp::logical_or:
+      fn([](float a, float b) { return (a != 0.f || b != 0.f) ? 1.f : 0.f; });
+      break;
+    case AluOp::logical_xor:
+      fn([](float a, float b) { return ((a != 0.f) != (b != 0.f)) ? 1.f : 0.f; });
+      break;
+    case AluOp::rsqrt: fn([](float a, float) { return 1.f / std::sqrt(a); }); break;
+    case AluOp::reciprocal: fn([](float a, float) { return 1.f / a; }); break;
+    case AluOp::abs: fn([](float a, float) { return std::fabs(a); }); break;
+    case AluOp::power: fn([](float a, float b) { return std::pow(a, b); }); break;
     default:
       throw UnsupportedError("ALU op " + std::string(alu_name(op)) +
                              " has no float32 implementation (bitvec ops need integer dtypes)");
@@ -42,18 +49,46 @@ void arith(AluOp op, MapF& o, const A& a, const B& b) {
 }
 }  // namespace
 
-void alu_binary(AluOp op, float* o, const float* a, const float* b, int64_t n) {
-  MapF O(o, n);
-  CMapF A(a, n), B(b, n);
-  arith(op, O, A, B);
+void alu_binary(AluOp op, const Block& o, const Block& a, const Block& b) {
+  with_float_op(op, [&](auto f) {
+    for (int64_t r = 0; r < o.nr; ++r) {
+      float* __restrict__ out = o.row(r);
+      const float* x = a.row(r);
+      const float* y = b.row(r);
+      for (int64_t c = 0; c < o.nc; ++c) out[c] = f(x[c], y[c]);
+    }
+  });
 }
 
-void alu_scalar(AluOp op, float* o, const float* a, float s, bool reverse, int64_t n) {
-  MapF O(o, n);
-  CMapF A(a, n);
-  const auto S = AF::Constant(n, s);
-  if (reverse) arith(op, O, S, A);
-  else arith(op, O, A, S);
+void alu_scalar(AluOp op, const Block& o, const Block& a, float s, bool reverse) {
+  with_float_op(op, [&](auto f) {
+    for (int64_t r = 0; r < o.nr; ++r) {
+      float* out = o.row(r);
+      const float* x = a.row(r);
+      if (reverse)
+        for (int64_t c = 0; c < o.nc; ++c) out[c] = f(s, x[c]);
+      else
+        for (int64_t c = 0; c < o.nc; ++c) out[c] = f(x[c], s);
+    }
+  });
+}
+
+void alu_rows(AluOp op, const Block& o, const Block& a, const float* per_row, bool reverse) {
+  with_float_op(op, [&](auto f) {
+    for (int64_t r = 0; r < o.nr; ++r) {
+      float* out = o.row(r);
+      const float* x = a.row(r);
+      const float s = per_row[r];
+      if (reverse)
+        for (int64_t c = 0; c < o.nc; ++c) out[c] = f(s, x[c]);
+      else
+        for (int64_t c = 0; c < o.nc; ++c) out[c] = f(x[c], s);
+    }
+  });
+}
+
+void row_sums(const Block& x, float* out) {
+  for (int64_t r = 0; r < x.nr; ++r) out[r] = Eigen::Map<const AF>(x.row(r), x.nc).sum();
 }
 
 void alu_binary(AluOp op, int64_t* o, const int64_t* a, const int64_t* b, int64_t n) {
@@ -154,8 +189,13 @@ void alu_reduce(AluOp op, const int64_t* a, int64_t groups, int64_t len, int64_t
   }
 }
 
-void act_apply(ActFn f, float* x, int64_t n) {
-  MapF X(x, n);
+void act_apply(ActFn f, const Block& b) {
+  if (f == ActFn::copy) return;
+  if (b.ld != b.nc && b.nr > 1) {
+    for (int64_t r = 0; r < b.nr; ++r) act_apply(f, Block{b.row(r), 1, b.nc, b.nc});
+    return;
+  }
+  MapF X(b.p, b.nr * b.nc);
   constexpr float kInvSqrt2 = 0.70710678118654752f;
   constexpr float kInvSqrt2Pi = 0.39894228040143268f;
   constexpr float k2InvSqrtPi = 1.12837916709551257f;

@@ -401,34 +401,38 @@ int64_t* scratch_i(int slot, size_t n) { return grow(scratch().i[slot], n); }
 std::byte* scratch_raw(int slot, size_t n) { return grow(scratch().raw[slot], n); }
 
 namespace {
-inline bool one_run(const Rows& v, int64_t nr, int64_t c0, int64_t nc) {
-  return v.dtype == DType::float32 && v.contiguous && (nr == 1 || (c0 == 0 && nc == v.ncols &&
-                                                                     v.row_stride == nc * 4));
+// The block's rows of a float32 operand can be used in place.
+inline bool in_place(const Rows& v, int64_t nr) {
+  return v.dtype == DType::float32 && v.contiguous && (nr == 1 || v.row_stride % 4 == 0);
+}
+inline float* mem(const Rows& v, int64_t r0, int64_t c0) {
+  return reinterpret_cast<float*>(v.base + r0 * v.row_stride + c0 * 4);
 }
 }  // namespace
 
-const float* src_lanes(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc,
-                       float* scratch) {
-  if (one_run(v, nr, c0, nc))
-    return reinterpret_cast<const float*>(v.base + r0 * v.row_stride + c0 * 4);
+Block src_block(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, float* scratch) {
+  if (in_place(v, nr)) return Block{mem(v, r0, c0), nr, nc, v.row_stride / 4};
   load<float>(v, r0, nr, c0, nc, scratch);
-  return scratch;
+  return Block{scratch, nr, nc, nc};
 }
 
-float* dst_lanes(const Rows& v, bool direct, int64_t r0, int64_t nr, int64_t c0, int64_t nc,
-                 float* scratch) {
-  if (direct && one_run(v, nr, c0, nc))
-    return reinterpret_cast<float*>(v.base + r0 * v.row_stride + c0 * 4);
-  return scratch;
+Block dst_block(const Rows& v, bool direct, int64_t r0, int64_t nr, int64_t c0, int64_t nc,
+                float* scratch) {
+  if (direct && in_place(v, nr)) return Block{mem(v, r0, c0), nr, nc, v.row_stride / 4};
+  return Block{scratch, nr, nc, nc};
 }
 
-void commit(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, const float* lanes) {
-  if (reinterpret_cast<const std::byte*>(lanes) == v.base + r0 * v.row_stride + c0 * v.es &&
-      one_run(v, nr, c0, nc)) {
+void commit(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, const Block& b) {
+  if (in_place(v, nr) && b.p == mem(v, r0, c0)) {
     mark_written(v, r0, nr, c0, nc);
     return;
   }
-  store<float>(v, r0, nr, c0, nc, lanes);
+  store<float>(v, r0, nr, c0, nc, b.p);
+}
+
+void copy_block(const Block& dst, const Block& src) {
+  if (dst.p == src.p && dst.ld == src.ld) return;
+  for (int64_t r = 0; r < dst.nr; ++r) std::copy(src.row(r), src.row(r) + dst.nc, dst.row(r));
 }
 
 bool dst_direct(const Rows& dst, std::initializer_list<const Rows*> srcs) {
@@ -451,23 +455,15 @@ void operand_rows(const Operand& o, int64_t r0, int64_t nr, float* out) {
   load<float>(v, r0, nr, 0, 1, out);
 }
 
-void apply_operand(AluOp op, const Operand& o, bool reverse, float* x, int64_t r0, int64_t nr,
-                   int64_t nc) {
-  const int64_t n = nr * nc;
+void apply_operand(AluOp op, const Operand& o, bool reverse, const Block& out, const Block& x,
+                   int64_t r0) {
   if (!o.tile) {
-    alu_scalar(op, x, x, static_cast<float>(o.value), reverse, n);
+    alu_scalar(op, out, x, static_cast<float>(o.value), reverse);
     return;
   }
-  float* per_row = lanes<float>(6, nr);
-  operand_rows(o, r0, nr, per_row);
-  if (nc >= 64) {
-    for (int64_t r = 0; r < nr; ++r) alu_scalar(op, x + r * nc, x + r * nc, per_row[r], reverse, nc);
-    return;
-  }
-  float* y = lanes<float>(5, n);
-  expand_rows(per_row, nr, nc, y);
-  if (reverse) alu_binary(op, x, y, x, n);
-  else alu_binary(op, x, x, y, n);
+  float* per_row = lanes<float>(6, x.nr);
+  operand_rows(o, r0, x.nr, per_row);
+  alu_rows(op, out, x, per_row, reverse);
 }
 
 void expand_rows(const float* per_row, int64_t nr, int64_t nc, float* out) {

@@ -137,39 +137,49 @@ void for_blocks(int64_t nrows, int64_t ncols, F&& f) {
   }
 }
 
-// Float32 lanes without copies. When an operand is float32 and the block is one contiguous run,
-// its lanes are the memory itself; otherwise they live in `scratch` (converted on load, and
-// converted back by commit).
-const float* src_lanes(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, float* scratch);
-// Where to compute the block's results. `direct` (see dst_direct) allows writing into memory.
-float* dst_lanes(const Rows& v, bool direct, int64_t r0, int64_t nr, int64_t c0, int64_t nc,
-                 float* scratch);
-// Finish a block computed in dst_lanes: store scratch lanes, or just mark memory lanes written.
-void commit(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, const float* lanes);
+// A block of float32 lanes: nr x nc, row r at p + r * ld. Either the operand's memory itself
+// (float32 operand, contiguous rows: no copies) or dense scratch (ld == nc).
+struct Block {
+  float* p;
+  int64_t nr, nc, ld;
+  float* row(int64_t r) const { return p + r * ld; }
+};
+// Source lanes: memory when possible, else converted into `scratch`.
+Block src_block(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, float* scratch);
+// Where to compute results: memory when `direct` (see dst_direct) and possible, else scratch.
+Block dst_block(const Rows& v, bool direct, int64_t r0, int64_t nr, int64_t c0, int64_t nc,
+                float* scratch);
+// Finish a block from dst_block: mark memory lanes written, or convert and store scratch lanes.
+void commit(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, const Block& b);
 // Results may be computed in dst's memory when every source either lives elsewhere or is
 // exactly the same view (element i only ever feeds element i).
 bool dst_direct(const Rows& dst, std::initializer_list<const Rows*> srcs);
+void copy_block(const Block& dst, const Block& src);
 
 // Per-partition operand values for rows [r0, r0+nr): a scalar broadcast, or the (P,1) tile.
 void operand_rows(const Operand& o, int64_t r0, int64_t nr, float* out);
 // Expand per-row values to a block of nr x nc.
 void expand_rows(const float* per_row, int64_t nr, int64_t nc, float* out);
-// x = x op operand (operand op x when reverse) over a block of nr x nc lanes, for a scalar or a
-// (P, 1) operand: one Eigen pass per row for long rows, an expanded operand block for short ones.
-void apply_operand(AluOp op, const Operand& o, bool reverse, float* x, int64_t r0, int64_t nr,
-                   int64_t nc);
+// out = x op operand (operand op x when reverse) for a scalar or a (P, 1) operand; the blocks
+// hold rows r0.. of the instruction (out may be x).
+void apply_operand(AluOp op, const Operand& o, bool reverse, const Block& out, const Block& x,
+                   int64_t r0);
 
 // ---------------------------------------------------------------- math
-// o = a op b, element-wise over n lanes (o may alias a or b). Unary ops ignore b.
-void alu_binary(AluOp op, float* o, const float* a, const float* b, int64_t n);
+// o = a op b element-wise (o may alias a or b, element for element). Unary ops ignore b.
+void alu_binary(AluOp op, const Block& o, const Block& a, const Block& b);
 void alu_binary(AluOp op, int64_t* o, const int64_t* a, const int64_t* b, int64_t n);
-// o = a op s for one scalar s (or s op a when reverse).
-void alu_scalar(AluOp op, float* o, const float* a, float s, bool reverse, int64_t n);
+// o = a op s for one scalar s (s op a when reverse).
+void alu_scalar(AluOp op, const Block& o, const Block& a, float s, bool reverse);
+// o = a op per_row[r] on every row r (per_row[r] op a when reverse).
+void alu_rows(AluOp op, const Block& o, const Block& a, const float* per_row, bool reverse);
+// Sum of each row.
+void row_sums(const Block& x, float* out);
 // Reduce each of `groups` consecutive runs of `len` lanes to one value.
 void alu_reduce(AluOp op, const float* a, int64_t groups, int64_t len, float* out);
 void alu_reduce(AluOp op, const int64_t* a, int64_t groups, int64_t len, int64_t* out);
 // Activation function in place.
-void act_apply(ActFn f, float* x, int64_t n);
+void act_apply(ActFn f, const Block& x);
 
 // Engines compute in float32 unless every operand is an integer type and the op is bitvec (or an
 // exact integer GpSimd path applies): then lanes are int64.

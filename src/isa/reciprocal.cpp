@@ -15,9 +15,9 @@ void execute(ReciprocalOp& op, Interpreter&) {
   const bool direct = dst_direct(d, {&a});
   for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
     const int64_t n = nr * nc;
-    float* out = dst_lanes(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
-    const float* x = src_lanes(a, r0, nr, c0, nc, lanes<float>(1, n));
-    alu_binary(AluOp::reciprocal, out, x, x, n);
+    const Block out = dst_block(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
+    const Block x = src_block(a, r0, nr, c0, nc, lanes<float>(1, n));
+    alu_binary(AluOp::reciprocal, out, x, x);
     commit(d, r0, nr, c0, nc, out);
   });
 }

@@ -27,8 +27,10 @@ void execute(TensorCopyOp& op, Interpreter&) {
     return;
   }
   for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
-    const float* x = src_lanes(s, r0, nr, c0, nc, lanes<float>(0, nr * nc));
-    store<float>(d, r0, nr, c0, nc, x);
+    float* scratch = lanes<float>(0, nr * nc);
+    const Block x = src_block(s, r0, nr, c0, nc, scratch);
+    copy_block(Block{scratch, nr, nc, nc}, x);
+    store<float>(d, r0, nr, c0, nc, scratch);
   });
 }
 

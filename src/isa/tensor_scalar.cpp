@@ -26,11 +26,10 @@ void run_float(const TensorScalarOp& op) {
   const bool direct = dst_direct(d, {&a});
   for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
     const int64_t n = nr * nc;
-    float* out = dst_lanes(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
-    const float* x = src_lanes(a, r0, nr, c0, nc, lanes<float>(3, n));
-    if (x != out) std::copy(x, x + n, out);
-    apply_operand(op.op0, op.operand0, op.reverse0, out, r0, nr, nc);
-    if (op.op1 != AluOp::none) apply_operand(op.op1, op.operand1, op.reverse1, out, r0, nr, nc);
+    const Block out = dst_block(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
+    apply_operand(op.op0, op.operand0, op.reverse0, out,
+                  src_block(a, r0, nr, c0, nc, lanes<float>(3, n)), r0);
+    if (op.op1 != AluOp::none) apply_operand(op.op1, op.operand1, op.reverse1, out, out, r0);
     commit(d, r0, nr, c0, nc, out);
   });
 }

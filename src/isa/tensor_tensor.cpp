@@ -20,10 +20,9 @@ void run_float(const TensorTensorOp& op) {
   const bool direct = dst_direct(d, {&a, &b});
   for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
     const int64_t n = nr * nc;
-    float* out = dst_lanes(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
-    const float* x = src_lanes(a, r0, nr, c0, nc, lanes<float>(1, n));
-    const float* y = src_lanes(b, r0, nr, c0, nc, lanes<float>(2, n));
-    alu_binary(op.op, out, x, y, n);
+    const Block out = dst_block(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
+    alu_binary(op.op, out, src_block(a, r0, nr, c0, nc, lanes<float>(1, n)),
+               src_block(b, r0, nr, c0, nc, lanes<float>(2, n)));
     commit(d, r0, nr, c0, nc, out);
   });
 }
