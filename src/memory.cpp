@@ -55,18 +55,65 @@ void fill_sentinel(DType t, std::byte* p, int64_t bytes) {
   std::memcpy(p + words * 8, &word, static_cast<size_t>(bytes - words * 8));
 }
 
+namespace {
+constexpr size_t kHuge = size_t{2} << 20;
+constexpr size_t kCacheMin = 2 * kHuge;           // only large buffers are cached
+constexpr size_t kCacheMaxBytes = size_t{512} << 20;  // at most 512 MiB kept
+constexpr size_t kCacheMaxBuffers = 4;
+
+struct HostCache {
+  std::mutex mu;
+  std::vector<std::pair<size_t, std::byte*>> free;  // (rounded size, buffer)
+  size_t bytes = 0;
+  ~HostCache() {
+    for (auto& [n, p] : free) std::free(p);
+  }
+};
+HostCache& host_cache() {
+  static HostCache* c = new HostCache;  // never destroyed: buffers may be released at exit
+  return *c;
+}
+size_t rounded(size_t bytes, bool huge) {
+  const size_t align = huge ? kHuge : 64;
+  return (bytes + align - 1) / align * align;
+}
+}  // namespace
+
+void HostRelease::operator()(std::byte* p) const {
+  if (bytes >= kCacheMin) {
+    HostCache& c = host_cache();
+    std::lock_guard<std::mutex> g(c.mu);
+    if (c.free.size() < kCacheMaxBuffers && c.bytes + bytes <= kCacheMaxBytes) {
+      c.free.emplace_back(bytes, p);
+      c.bytes += bytes;
+      return;
+    }
+  }
+  std::free(p);
+}
+
 HostBuffer host_alloc(size_t bytes, bool huge_pages) {
   // Huge pages for large buffers, as numpy does for its own: far fewer page faults and TLB misses.
-  constexpr size_t kHuge = size_t{2} << 20;
-  const bool huge = huge_pages && bytes >= 2 * kHuge;
-  const size_t align = huge ? kHuge : 64;
-  const size_t total = (bytes + align - 1) / align * align;
-  void* mem = std::aligned_alloc(align, total);
+  const bool huge = huge_pages && bytes >= kCacheMin;
+  const size_t total = rounded(bytes, huge);
+  if (total >= kCacheMin) {
+    HostCache& c = host_cache();
+    std::lock_guard<std::mutex> g(c.mu);
+    for (size_t i = 0; i < c.free.size(); ++i) {
+      if (c.free[i].first == total) {
+        std::byte* p = c.free[i].second;
+        c.bytes -= total;
+        c.free.erase(c.free.begin() + static_cast<std::ptrdiff_t>(i));
+        return HostBuffer(p, HostRelease{total});
+      }
+    }
+  }
+  void* mem = std::aligned_alloc(huge ? kHuge : 64, total);
   if (mem == nullptr) throw AllocationError("cannot reserve " + std::to_string(bytes) + " bytes of host memory");
 #ifdef MADV_HUGEPAGE
   if (huge) madvise(mem, total, MADV_HUGEPAGE);
 #endif
-  return HostBuffer(static_cast<std::byte*>(mem));
+  return HostBuffer(static_cast<std::byte*>(mem), HostRelease{total});
 }
 
 struct SpaceState {

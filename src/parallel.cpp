@@ -52,6 +52,7 @@ class Helper {
   void loop() {
     using clock = std::chrono::steady_clock;
     auto idle_since = clock::now();
+    uint64_t spins = 0;
     while (!stop_.load()) {
       const std::function<void()>* j = job_.exchange(nullptr, std::memory_order_acq_rel);
       if (j != nullptr) {
@@ -60,7 +61,7 @@ class Helper {
         idle_since = clock::now();
         continue;
       }
-      if (clock::now() - idle_since < std::chrono::microseconds(300)) {
+      if (++spins % 1024 != 0 || clock::now() - idle_since < std::chrono::microseconds(300)) {
         spin_pause();
         continue;
       }

@@ -35,11 +35,14 @@ inline bool is_on_chip(Buffer b) { return !is_hbm(b); }
 class Memory;
 struct SpaceState;  // an on-chip space's storage and live rectangles, shared with its allocations
 
-// Host memory for simulated storage (64-byte aligned; huge pages when large).
-struct FreeDeleter {
-  void operator()(std::byte* p) const { std::free(p); }
+// Host memory for simulated storage (64-byte aligned; huge pages when large). Large buffers go
+// back to a small cache when released, so that kernels launched in a loop reuse memory that is
+// already mapped instead of faulting in (and zeroing) fresh pages every launch.
+struct HostRelease {
+  size_t bytes = 0;
+  void operator()(std::byte* p) const;
 };
-using HostBuffer = std::unique_ptr<std::byte[], FreeDeleter>;
+using HostBuffer = std::unique_ptr<std::byte[], HostRelease>;
 HostBuffer host_alloc(size_t bytes, bool huge_pages);
 
 // One tensor's storage. Immutable placement; shared by every view of the tensor.
