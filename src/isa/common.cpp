@@ -112,10 +112,9 @@ void Check::elementwise(const Tensor& dst, std::string_view src_name, const Tens
   }
 }
 
-bool all_int(std::initializer_list<const Tensor*> ts) {
-  for (const Tensor* t : ts)
-    if (t && !is_int(t->dtype())) return false;
-  return true;
+void transpose_raw(const std::byte* in, std::byte* out, int64_t P, int64_t F, int64_t es) {
+  for (int64_t p = 0; p < P; ++p)
+    for (int64_t f = 0; f < F; ++f) std::memcpy(out + (f * P + p) * es, in + (p * F + f) * es, es);
 }
 
 // ---------------------------------------------------------------- operands
@@ -466,8 +465,5 @@ void apply_operand(AluOp op, const Operand& o, bool reverse, const Block& out, c
   alu_rows(op, out, x, per_row, reverse);
 }
 
-void expand_rows(const float* per_row, int64_t nr, int64_t nc, float* out) {
-  for (int64_t r = 0; r < nr; ++r) std::fill(out + r * nc, out + (r + 1) * nc, per_row[r]);
-}
 
 }  // namespace nkisim::isa

@@ -65,8 +65,8 @@ struct Check {
                    const Interpreter& in, bool allow_packed = false) const;
 };
 
-std::string shape_of(const Tensor& t);
-using Named = std::pair<const char*, const Tensor*>;  // "[128, 512]"
+std::string shape_of(const Tensor& t);  // "[128, 512]"
+using Named = std::pair<const char*, const Tensor*>;  // an operand and its parameter name
 
 // ---------------------------------------------------------------- operands
 struct Rows {
@@ -158,8 +158,6 @@ void copy_block(const Block& dst, const Block& src);
 
 // Per-partition operand values for rows [r0, r0+nr): a scalar broadcast, or the (P,1) tile.
 void operand_rows(const Operand& o, int64_t r0, int64_t nr, float* out);
-// Expand per-row values to a block of nr x nc.
-void expand_rows(const float* per_row, int64_t nr, int64_t nc, float* out);
 // out = x op operand (operand op x when reverse) for a scalar or a (P, 1) operand; the blocks
 // hold rows r0.. of the instruction (out may be x).
 void apply_operand(AluOp op, const Operand& o, bool reverse, const Block& out, const Block& x,
@@ -181,8 +179,7 @@ void alu_reduce(AluOp op, const int64_t* a, int64_t groups, int64_t len, int64_t
 // Activation function in place.
 void act_apply(ActFn f, const Block& x);
 
-// Engines compute in float32 unless every operand is an integer type and the op is bitvec (or an
-// exact integer GpSimd path applies): then lanes are int64.
-bool all_int(std::initializer_list<const Tensor*> ts);
+// Bit-exact transpose of a P x F block of es-byte elements: out[f][p] = in[p][f].
+void transpose_raw(const std::byte* in, std::byte* out, int64_t P, int64_t F, int64_t es);
 
 }  // namespace nkisim::isa

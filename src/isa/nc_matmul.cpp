@@ -61,8 +61,7 @@ void transpose_exact(MatmulOp& op) {
     std::byte* in = scratch_raw(0, static_cast<size_t>(K * M * es));
     std::byte* out = scratch_raw(1, static_cast<size_t>(K * M * es));
     gather_raw(s, 0, K, 0, M, in);
-    for (int64_t k = 0; k < K; ++k)
-      for (int64_t m = 0; m < M; ++m) std::memcpy(out + (m * K + k) * es, in + (k * M + m) * es, es);
+    transpose_raw(in, out, K, M, es);
     scatter_raw(d, 0, M, 0, K, out);
     return;
   }

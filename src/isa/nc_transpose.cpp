@@ -47,8 +47,7 @@ void execute(TransposeOp& op, Interpreter&) {
   std::byte* in = scratch_raw(0, static_cast<size_t>(P * F * es));
   std::byte* out = scratch_raw(1, static_cast<size_t>(P * F * es));
   gather_raw(s, 0, P, 0, F, in);
-  for (int64_t p = 0; p < P; ++p)
-    for (int64_t f = 0; f < F; ++f) std::memcpy(out + (f * P + p) * es, in + (p * F + f) * es, es);
+  transpose_raw(in, out, P, F, es);
   scatter_raw(d, 0, F, 0, P, out);
 }
 
