@@ -273,9 +273,11 @@ AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::st
     std::sort(cands.begin(), cands.end());
     bool found = false;
     for (int64_t c : cands) {
-      if (kind_ == Buffer::psum && bank_bytes_ > 0 && bytes <= bank_bytes_ &&
-          c / bank_bytes_ != (c + bytes - 1) / bank_bytes_) {
-        c = (c / bank_bytes_ + 1) * bank_bytes_;  // keep a bank-sized tile inside one bank
+      if (kind_ == Buffer::psum && bank_bytes_ > 0) {
+        // A tile that fits a bank stays inside one; a larger one starts on a bank boundary.
+        const bool straddles = c / bank_bytes_ != (c + bytes - 1) / bank_bytes_;
+        if ((bytes <= bank_bytes_ && straddles) || (bytes > bank_bytes_ && c % bank_bytes_ != 0))
+          c = (c + bank_bytes_ - 1) / bank_bytes_ * bank_bytes_;
       }
       if (c + bytes > bytes_pp_) continue;
       if (overlaps(0, c) == nullptr) {
