@@ -10,6 +10,8 @@ PyObject* g_validation = nullptr;
 PyObject* g_oob = nullptr;
 PyObject* g_alloc = nullptr;
 PyObject* g_unsupported = nullptr;
+PyObject* g_uninit = nullptr;
+PyObject* g_notice = nullptr;
 
 PyObject* make_exc(py::module_& m, const char* name, PyObject* bases, const char* doc) {
   std::string full = std::string("nki.isa.") + name;
@@ -64,9 +66,17 @@ PYBIND11_MODULE(_core, m) {
                      "SBUF/PSUM capacity exceeded or an impossible placement.");
   g_unsupported = make_exc(m, "NkiUnsupportedError", PyExc_NotImplementedError,
                            "A feature the simulator does not implement.");
+  g_uninit = make_exc(m, "NkiUninitializedReadError", g_validation,
+                      "An instruction read an on-chip tensor that no instruction has written.");
+  g_notice = make_exc(m, "_UninitializedReadNotice", PyExc_Exception,
+                      "Internal: an uninitialized read to report as a warning.");
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
+    } catch (const UninitializedReadNotice& e) {
+      PyErr_SetString(g_notice, e.what());
+    } catch (const UninitializedReadError& e) {
+      PyErr_SetString(g_uninit, e.what());
     } catch (const OutOfBoundsError& e) {
       PyErr_SetString(g_oob, e.what());
     } catch (const AllocationError& e) {
@@ -109,7 +119,9 @@ PYBIND11_MODULE(_core, m) {
   // --- interpreters (one per program of a launch)
   py::class_<Interpreter, std::shared_ptr<Interpreter>>(m, "Interpreter")
       .def(py::init([](const std::string& target, int core, int cores) {
-             return std::make_shared<Interpreter>(Target::from_name(target), core, cores);
+             auto in = std::make_shared<Interpreter>(Target::from_name(target), core, cores);
+             in->enable_notices(true);  // uninitialized reads become Python warnings
+             return in;
            }),
            py::arg("target"), py::arg("core_id") = 0, py::arg("num_cores") = 1)
       .def_property_readonly("core_id", &Interpreter::core_id)

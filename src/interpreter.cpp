@@ -1,6 +1,9 @@
 #include "nkisim/interpreter.hpp"
 
+#include <cstdlib>
 #include <numeric>
+
+#include <spdlog/spdlog.h>
 
 #include "log.hpp"
 #include "nkisim/errors.hpp"
@@ -27,6 +30,28 @@ Interpreter::Interpreter(const Target& target, int core_id, int num_cores)
       psum_(Buffer::psum, target.partitions, target.psum_bytes_per_partition,
             target.psum_bank_bytes, core_id) {
   if (auto log = instruction_log_if_enabled()) observers_.push_back(std::move(log));
+  uninit_policy_ = policy_from_env();
+}
+
+Interpreter::UninitPolicy Interpreter::policy_from_env() {
+  const char* v = std::getenv("NKI_SIM_UNINIT");
+  const std::string s = v ? v : "warn";
+  if (s == "off" || s == "0") return UninitPolicy::off;
+  if (s == "error") return UninitPolicy::error;
+  return UninitPolicy::warn;
+}
+
+void Interpreter::report_uninitialized(const std::string& message) const {
+  if (uninit_policy_ == UninitPolicy::error) throw UninitializedReadError(message);
+  if (uninit_policy_ != UninitPolicy::warn) return;
+  if (!notices_) logger().warn("{}", message);
+  else if (uninit_notice_.empty()) uninit_notice_ = message;
+}
+
+void Interpreter::raise_notice() {
+  std::string m = std::move(uninit_notice_);
+  uninit_notice_.clear();
+  throw UninitializedReadNotice(m);
 }
 
 Tensor Interpreter::allocate(Buffer b, const std::vector<int64_t>& shape, DType dtype,
@@ -51,6 +76,8 @@ bool Interpreter::reset() {
   scalar_acc.fill(0.f);
   observers_.clear();
   if (auto log = instruction_log_if_enabled()) observers_.push_back(std::move(log));
+  uninit_policy_ = policy_from_env();
+  uninit_notice_.clear();
   return true;
 }
 

@@ -22,6 +22,16 @@ struct OutOfBoundsError : ValidationError {
 struct AllocationError : ValidationError {
   using ValidationError::ValidationError;
 };
+// An instruction reads an on-chip tensor no instruction has written (NKI_SIM_UNINIT=error).
+// -> nki.isa.NkiUninitializedReadError
+struct UninitializedReadError : ValidationError {
+  using ValidationError::ValidationError;
+};
+// The same finding under NKI_SIM_UNINIT=warn (the default): raised after the instruction has
+// executed, so the caller can report it as a warning and carry on.
+struct UninitializedReadNotice : Error {
+  using Error::Error;
+};
 // A feature the simulator does not implement (yet). -> nki.isa.NkiUnsupportedError (NotImplementedError)
 struct UnsupportedError : Error {
   using Error::Error;

@@ -45,6 +45,7 @@ class Interpreter {
     execute(op, *this);
     ++counts_[static_cast<int>(OpKindOf<O>::value)];
     if (!observers_.empty()) notify(OpKindOf<O>::value, op);
+    if (!uninit_notice_.empty()) raise_notice();
   }
 
   void add_observer(std::shared_ptr<Observer> o) { observers_.push_back(std::move(o)); }
@@ -57,12 +58,23 @@ class Interpreter {
   // Scalar-engine accumulators (activation reduce_cmd), one fp32 per partition lane.
   std::array<float, 128> scalar_acc{};
 
+  // Reads of on-chip tensors that no instruction has written: NKI_SIM_UNINIT=off|warn|error.
+  enum class UninitPolicy : uint8_t { off, warn, error };
+  UninitPolicy uninit_policy() const { return uninit_policy_; }
+  // Called by validation for an operand the instruction reads. Under warn the finding is logged
+  // (spdlog), or, with notices enabled (the Python bindings), thrown as UninitializedReadNotice
+  // after the instruction has executed.
+  void report_uninitialized(const std::string& message) const;
+  void enable_notices(bool on) { notices_ = on; }
+
   // The interpreter of the calling thread (set while a program runs).
   static Interpreter* current();
   static void set_current(Interpreter* in);
 
  private:
   void notify(OpKind k, const OpBase& op);
+  [[noreturn]] void raise_notice();
+  static UninitPolicy policy_from_env();
 
   const Target& target_;
   int core_id_;
@@ -71,6 +83,9 @@ class Interpreter {
   Memory psum_;
   std::array<uint64_t, kNumOpKinds> counts_{};
   std::vector<std::shared_ptr<Observer>> observers_;
+  UninitPolicy uninit_policy_ = UninitPolicy::warn;
+  mutable std::string uninit_notice_;
+  bool notices_ = false;
 };
 
 }  // namespace nkisim

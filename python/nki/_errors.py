@@ -2,6 +2,7 @@
 import linecache
 import os
 import sys
+import warnings
 
 from . import _core
 
@@ -9,7 +10,13 @@ NkiValidationError = _core.NkiValidationError
 NkiOutOfBoundsError = _core.NkiOutOfBoundsError
 NkiAllocationError = _core.NkiAllocationError
 NkiUnsupportedError = _core.NkiUnsupportedError
-ERRORS = (NkiValidationError, NkiUnsupportedError)
+NkiUninitializedReadError = _core.NkiUninitializedReadError
+_Notice = _core._UninitializedReadNotice
+ERRORS = (NkiValidationError, NkiUnsupportedError, _Notice)
+
+
+class NkiUninitializedReadWarning(UserWarning):
+    """An instruction read an on-chip tensor that no instruction has written (NKI_SIM_UNINIT=warn)."""
 
 _PKG = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -31,13 +38,24 @@ def where(depth=2):
 
 
 def reraise(e):
-    """Re-raise `e` with the kernel source line appended (once)."""
+    """Re-raise `e` with the kernel source line appended (once). A notice (the instruction ran,
+    but read uninitialized memory) becomes a warning instead."""
     msg = str(e)
+    if isinstance(e, _Notice):
+        loc = where(3)
+        warnings.warn_explicit(NkiUninitializedReadWarning(f"{msg}\n  at {loc}" if loc else msg),
+                               NkiUninitializedReadWarning, *_file_line(3))
+        return
     if "\n  at " not in msg:
         loc = where(3)
         if loc:
             msg = f"{msg}\n  at {loc}"
     raise type(e)(msg) from None
+
+
+def _file_line(depth):
+    f = user_frame(depth + 1)
+    return (f.f_code.co_filename, f.f_lineno) if f is not None else ("<nki>", 0)
 
 
 def fail(cls, msg):

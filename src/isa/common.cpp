@@ -43,6 +43,14 @@ void Check::buffer_in(std::string_view operand, const Tensor& t, unsigned allowe
     fail(operand, t.describe() + " lives in the " + std::string(buffer_name(t.buffer())) +
                       " of core " + std::to_string(t.allocation().core) +
                       ", but this instruction runs on core " + std::to_string(in.core_id()));
+  // A tensor whose sentinel fill is still pending has never been written (nor read): reading
+  // it is reading uninitialized memory. Destinations are writes.
+  if (t.allocation().unfilled && operand != "dst" && operand != "reduce_res" &&
+      in.uninit_policy() != Interpreter::UninitPolicy::off)
+    in.report_uninitialized(
+        "nki.isa." + std::string(op) + ": " + std::string(operand) + ": reads " + t.describe() +
+        ", which no instruction has written yet (it holds the NaN/4 sentinels of fresh memory). "
+        "NKI_SIM_UNINIT=error makes this an error, NKI_SIM_UNINIT=off silences it");
 }
 
 void Check::max_partitions(std::string_view operand, const Tensor& t, int64_t max) const {

@@ -254,3 +254,17 @@ TEST_CASE("instructions refuse tensors of another core") {
   ms.dst = t;
   CHECK_THROWS_WITH(b.run(ms), Catch::Contains("core 0"));
 }
+
+TEST_CASE("reading a tensor no instruction wrote is reported (NKI_SIM_UNINIT=error)") {
+  setenv("NKI_SIM_UNINIT", "error", 1);
+  auto in = make();
+  unsetenv("NKI_SIM_UNINIT");
+  Tensor fresh = in.allocate(Buffer::sbuf, {2, 2}, DType::float32, "fresh");
+  Tensor d = in.allocate(Buffer::sbuf, {2, 2}, DType::float32, "d");
+  TensorCopyOp op{{}, d, fresh};
+  CHECK_THROWS_AS(in.run(op), UninitializedReadError);
+  MemsetOp ms{{}, fresh, 1.0};
+  in.run(ms);
+  in.run(op);  // written now
+  CHECK(read(d) == std::vector<float>{1, 1, 1, 1});
+}

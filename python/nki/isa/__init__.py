@@ -4,8 +4,8 @@ Each function normalises its arguments (operators, enums, defaults) and makes on
 nki._core, which validates and executes the instruction. Destination first, as in NKI.
 """
 from .. import _core, _errors, _ops
-from .._errors import (NkiAllocationError, NkiOutOfBoundsError, NkiUnsupportedError,
-                       NkiValidationError)
+from .._errors import (NkiAllocationError, NkiOutOfBoundsError, NkiUninitializedReadError,
+                       NkiUninitializedReadWarning, NkiUnsupportedError, NkiValidationError)
 from . import constants
 from .constants import (dge_mode, dma_engine, engine, matmul_perf_mode, nc_version, oob_mode,
                         reduce_cmd)
