@@ -268,8 +268,10 @@ AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::st
         b.owner->ensure_filled();
   } else {
     // First fit: candidate offsets are 0 and the ends of live blocks, lowest first.
+    // Candidates start at 4-byte boundaries (the PSUM minimum alignment; it also keeps float32
+    // tensors element-aligned in host memory).
     std::vector<int64_t> cands{0};
-    for (const auto& b : live_) cands.push_back(b.off + b.size);
+    for (const auto& b : live_) cands.push_back((b.off + b.size + 3) / 4 * 4);
     std::sort(cands.begin(), cands.end());
     bool found = false;
     for (int64_t c : cands) {

@@ -410,7 +410,10 @@ std::byte* scratch_raw(int slot, size_t n) { return grow(scratch().raw[slot], n)
 namespace {
 // The block's rows of a float32 operand can be used in place.
 inline bool in_place(const Rows& v, int64_t nr) {
-  return v.dtype == DType::float32 && v.contiguous && (nr == 1 || v.row_stride % 4 == 0);
+  // float32 rows that are contiguous and float-aligned (views made with .view()/.ap(dtype=) or
+  // packed next to 2-byte tensors may not be).
+  return v.dtype == DType::float32 && v.contiguous && reinterpret_cast<uintptr_t>(v.base) % 4 == 0 &&
+         (nr == 1 || v.row_stride % 4 == 0);
 }
 inline float* mem(const Rows& v, int64_t r0, int64_t c0) {
   return reinterpret_cast<float*>(v.base + r0 * v.row_stride + c0 * 4);

@@ -197,7 +197,8 @@ void execute(MatmulOp& op, Interpreter& in) {
   // Per element, overwrite or accumulate: decided by `accumulate`, or (None) by the PSUM map.
   const WrittenState w = op.accumulate ? (*op.accumulate ? WrittenState::all : WrittenState::none)
                                        : written_state(d);
-  const bool in_place = d.dtype == DType::float32 && d.contiguous && w != WrittenState::some;
+  const bool in_place = d.dtype == DType::float32 && d.contiguous && w != WrittenState::some &&
+                        reinterpret_cast<uintptr_t>(d.base) % 4 == 0 && d.row_stride % 4 == 0;
   using OutMap = Eigen::Map<RowMat, 0, Eigen::OuterStride<>>;
   auto gemm = [&](OutMap out, int64_t c0, int64_t nc, bool add) {
     if (add) out.middleCols(c0, nc).noalias() += Sm.transpose() * Vm.middleCols(c0, nc);
