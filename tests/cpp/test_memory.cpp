@@ -53,6 +53,16 @@ TEST_CASE("the allocator packs first-fit and keeps PSUM tiles inside a bank") {
   CHECK_THROWS_AS(in.allocate(Buffer::psum, {128, 512}, DType::float32, "over"), AllocationError);
 }
 
+TEST_CASE("automatic placements start on 4-byte boundaries") {
+  Interpreter in(Target::get(Gen::gen4));
+  Tensor a = in.allocate(Buffer::sbuf, {128, 1}, DType::bfloat16, "a");  // 2 bytes per partition
+  Tensor b = in.allocate(Buffer::sbuf, {128, 3}, DType::uint8, "b");
+  Tensor c = in.allocate(Buffer::sbuf, {128, 8}, DType::float32, "c");
+  CHECK(b.allocation().byte_offset % 4 == 0);
+  CHECK(c.allocation().byte_offset % 4 == 0);
+  CHECK(c.allocation().byte_offset >= 8);
+}
+
 TEST_CASE("address= pins a placement and is bounds-checked") {
   Interpreter in(Target::get(Gen::gen3));
   Tensor a = in.allocate(Buffer::psum, {64, 512}, DType::float32, "a", std::make_pair(int64_t{64}, int64_t{4096}));
