@@ -51,6 +51,10 @@ void with_float_op(AluOp op, Fn&& fn) {
 
 void alu_binary(AluOp op, const Block& o, const Block& a, const Block& b) {
   with_float_op(op, [&](auto f) {
+    if (o.nc == 1) {  // a column (one element per partition): one strided loop
+      for (int64_t r = 0; r < o.nr; ++r) o.p[r * o.ld] = f(a.p[r * a.ld], b.p[r * b.ld]);
+      return;
+    }
     for (int64_t r = 0; r < o.nr; ++r) {
       float* __restrict__ out = o.row(r);
       const float* x = a.row(r);
@@ -62,6 +66,11 @@ void alu_binary(AluOp op, const Block& o, const Block& a, const Block& b) {
 
 void alu_scalar(AluOp op, const Block& o, const Block& a, float s, bool reverse) {
   with_float_op(op, [&](auto f) {
+    if (o.nc == 1) {
+      for (int64_t r = 0; r < o.nr; ++r)
+        o.p[r * o.ld] = reverse ? f(s, a.p[r * a.ld]) : f(a.p[r * a.ld], s);
+      return;
+    }
     for (int64_t r = 0; r < o.nr; ++r) {
       float* out = o.row(r);
       const float* x = a.row(r);
@@ -75,6 +84,11 @@ void alu_scalar(AluOp op, const Block& o, const Block& a, float s, bool reverse)
 
 void alu_rows(AluOp op, const Block& o, const Block& a, const float* per_row, bool reverse) {
   with_float_op(op, [&](auto f) {
+    if (o.nc == 1) {
+      for (int64_t r = 0; r < o.nr; ++r)
+        o.p[r * o.ld] = reverse ? f(per_row[r], a.p[r * a.ld]) : f(a.p[r * a.ld], per_row[r]);
+      return;
+    }
     for (int64_t r = 0; r < o.nr; ++r) {
       float* out = o.row(r);
       const float* x = a.row(r);
