@@ -260,8 +260,7 @@ def matmul(x, y, transpose_x=False):
         xs = ndarray(xt.shape, xt.dtype, buffer=sbuf)
         _isa.tensor_copy(xs, xt)
         x = xs
-    out = ndarray((x.shape[-1] if x.ndim == 2 else _np.prod(x.shape[1:]), y.size // y.shape[0]),
-                  float32, buffer=psum)
+    out = ndarray((x.size // x.shape[0], y.size // y.shape[0]), float32, buffer=psum)
     _isa.nc_matmul(out, x, y)
     return out
 
@@ -280,11 +279,10 @@ def transpose(x, dtype=None):
 
 # ---------------------------------------------------------------- element-wise math
 def _promote(a, b):
+    """Result dtype of two tiles: theirs when equal, else float32 (or int32 for two int dtypes)."""
     if a == b:
         return a
-    fa, fb = _np.issubdtype(a.numpy, _np.floating) or a.numpy.kind == "V", \
-        _np.issubdtype(b.numpy, _np.floating) or b.numpy.kind == "V"
-    return float32 if (fa or fb) else int32
+    return float32 if ("float" in a or "float" in b) else int32
 
 
 def _is_tile(x):
