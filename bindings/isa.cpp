@@ -39,8 +39,9 @@ void bind_isa(py::module_& m) {
         py::isinstance<Tensor>(value))
       throw ValidationError("nki.isa.memset: value: must be a Python number, found " +
                             std::string(py::str(py::type::of(value).attr("__name__"))));
-    static py::object np_floating = py::module_::import("numpy").attr("floating");
-    op.value_is_float = PyFloat_Check(value.ptr()) || py::isinstance(value, np_floating);
+    // Kept for the process lifetime (never destroyed after the interpreter has finalized).
+    static PyObject* np_floating = py::object(py::module_::import("numpy").attr("floating")).release().ptr();
+    op.value_is_float = PyFloat_Check(value.ptr()) || PyObject_IsInstance(value.ptr(), np_floating) == 1;
     op.value = py::cast<double>(value);
     op.engine = eng(engine);
     label(op, name);
