@@ -1,15 +1,8 @@
 #include "isa/common.hpp"
 
-#include <sched.h>
-
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <sstream>
-#include <thread>
 
 namespace nkisim::isa {
 
