@@ -89,7 +89,7 @@ void Tensor::check_bounds(const char* what) const {
     hi += std::max<int64_t>(0, span);
   }
   const int64_t es = static_cast<int64_t>(size_of(dtype_));
-  const int64_t limit = on_chip() ? alloc_->bytes : alloc_->bytes;
+  const int64_t limit = alloc_->bytes;  // per partition on chip, the whole buffer in HBM
   std::ostringstream m;
   if (lo < 0 || (hi + 1) * es > limit) {
     m << what << " of " << describe() << " reaches elements [" << lo << ", " << hi << "] of "

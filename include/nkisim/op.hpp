@@ -55,6 +55,7 @@ struct Operand {
   static Operand none() { return {}; }
   static Operand scalar(double v) { return Operand{std::nullopt, v, true}; }
   static Operand of(Tensor t) { return Operand{std::move(t), 0.0, true}; }
+  const Tensor* tile_ptr() const { return tile ? &*tile : nullptr; }
 };
 
 struct OpBase {

@@ -34,8 +34,7 @@ void validate(const ActivationOp& op, const Interpreter& in) {
 }
 
 void execute(ActivationOp& op, Interpreter& in) {
-  op.dst.claim_for_overwrite({&op.data, op.bias.tile ? &*op.bias.tile : nullptr,
-                              op.scale.tile ? &*op.scale.tile : nullptr,
+  op.dst.claim_for_overwrite({&op.data, op.bias.tile_ptr(), op.scale.tile_ptr(),
                               op.reduce_res ? &*op.reduce_res : nullptr});
   const Rows d = rows_of(op.dst), a = rows_of(op.data);
   const int64_t P = d.nrows;

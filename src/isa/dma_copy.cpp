@@ -67,16 +67,7 @@ void execute(DmaCopyOp& op, Interpreter&) {
         }
         std::memcpy(d.base + doff, s.base + soff, run);
       }
-      // Shadow: the same runs.
-      if (d.shadow)
-        for (int64_t o = a; o < b; ++o) {
-          int64_t rem = o, doff = 0;
-          for (int k = last - 1; k >= 0; --k) {
-            doff += (rem % d.fcount[k]) * d.fstride[k];
-            rem /= d.fcount[k];
-          }
-          std::memset(d.shadow + doff, 1, run);
-        }
+      // No written-map update: DMA never writes PSUM, the only space that keeps one.
     };
     if (n * d.es >= (int64_t{1} << 18) && outer >= 2) parallel_rows(outer, n * d.es, body);
     else body(0, outer);

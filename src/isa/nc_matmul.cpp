@@ -68,8 +68,7 @@ void transpose_exact(MatmulOp& op) {
   float* in = lanes<float>(0, K * M);
   float* out = lanes<float>(1, K * M);
   load<float>(s, 0, K, 0, M, in);
-  for (int64_t k = 0; k < K; ++k)
-    for (int64_t m = 0; m < M; ++m) out[m * K + k] = in[k * M + m];
+  transpose_raw(reinterpret_cast<const std::byte*>(in), reinterpret_cast<std::byte*>(out), K, M, 4);
   store<float>(d, 0, M, 0, K, out);
 }
 }  // namespace

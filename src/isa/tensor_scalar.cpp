@@ -90,8 +90,7 @@ void validate(const TensorScalarOp& op, const Interpreter& in) {
 }
 
 void execute(TensorScalarOp& op, Interpreter&) {
-  op.dst.claim_for_overwrite({&op.data, op.operand0.tile ? &*op.operand0.tile : nullptr,
-                              op.operand1.tile ? &*op.operand1.tile : nullptr});
+  op.dst.claim_for_overwrite({&op.data, op.operand0.tile_ptr(), op.operand1.tile_ptr()});
   if (alu_is_bitvec(op.op0)) run_int(op);
   else run_float(op);
 }
