@@ -12,6 +12,32 @@ PyObject* g_alloc = nullptr;
 PyObject* g_unsupported = nullptr;
 PyObject* g_uninit = nullptr;
 PyObject* g_notice = nullptr;
+PyObject* g_type = nullptr;
+PyObject* g_locate = nullptr;  // Python: () -> "file:line in func: source" of the kernel line
+PyObject* g_warn = nullptr;    // Python: (message) -> None, warns at the kernel line
+
+// The kernel line that called into the simulator ("" when unknown).
+std::string locate() {
+  if (g_locate == nullptr) return {};
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  PyObject* r = PyObject_CallNoArgs(g_locate);
+  std::string s;
+  if (r && PyUnicode_Check(r)) s = PyUnicode_AsUTF8(r);
+  Py_XDECREF(r);
+  PyErr_Clear();
+  PyErr_Restore(type, value, tb);
+  return s;
+}
+
+void set_error(PyObject* cls, const char* what) {
+  std::string m = what;
+  if (m.find("\n  at ") == std::string::npos) {
+    const std::string at = locate();
+    if (!at.empty()) m += "\n  at " + at;
+  }
+  PyErr_SetString(cls, m.c_str());
+}
 
 PyObject* make_exc(py::module_& m, const char* name, PyObject* bases, const char* doc) {
   std::string full = std::string("nki.isa.") + name;
@@ -21,6 +47,40 @@ PyObject* make_exc(py::module_& m, const char* name, PyObject* bases, const char
 }
 }  // namespace
 
+PyObject* raise_current_exception() {
+  try {
+    throw;
+  } catch (const UninitializedReadNotice& e) {
+    // The instruction ran; report its read of unwritten memory as a warning at the kernel line.
+    if (g_warn == nullptr) Py_RETURN_NONE;
+    PyObject* r = PyObject_CallOneArg(g_warn, py::str(e.what()).ptr());
+    if (r == nullptr) return nullptr;  // warnings turned into errors
+    Py_DECREF(r);
+    Py_RETURN_NONE;
+  } catch (const UninitializedReadError& e) {
+    set_error(g_uninit, e.what());
+  } catch (const OutOfBoundsError& e) {
+    set_error(g_oob, e.what());
+  } catch (const AllocationError& e) {
+    set_error(g_alloc, e.what());
+  } catch (const ArgumentTypeError& e) {
+    set_error(g_type, e.what());
+  } catch (const ValidationError& e) {
+    set_error(g_validation, e.what());
+  } catch (const UnsupportedError& e) {
+    set_error(g_unsupported, e.what());
+  } catch (py::error_already_set& e) {
+    e.restore();
+  } catch (const py::builtin_exception& e) {
+    e.set_error();
+  } catch (const std::bad_alloc&) {
+    PyErr_SetString(PyExc_MemoryError, "nkisim: out of host memory while running the instruction");
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, (std::string("nkisim internal error: ") + e.what()).c_str());
+  }
+  return nullptr;
+}
+
 Interpreter& current(const char* what) {
   Interpreter* in = Interpreter::current();
   if (in == nullptr)
@@ -28,23 +88,6 @@ Interpreter& current(const char* what) {
                           " was called outside a running kernel: call it inside a kernel run "
                           "with nki.simulate(kernel)(...) or with NKI_SIMULATOR=1");
   return *in;
-}
-
-Operand to_operand(const py::handle& o, const char* what) {
-  if (o.is_none()) return Operand::none();
-  if (PyFloat_CheckExact(o.ptr())) return Operand::scalar(PyFloat_AS_DOUBLE(o.ptr()));
-  if (py::isinstance<Tensor>(o)) return Operand::of(o.cast<Tensor>());
-  if (PyFloat_Check(o.ptr()) || PyLong_Check(o.ptr()) || PyNumber_Check(o.ptr())) {
-    if (PyBool_Check(o.ptr())) return Operand::scalar(o.ptr() == Py_True ? 1.0 : 0.0);
-    return Operand::scalar(py::cast<double>(o));
-  }
-  throw ValidationError(std::string(what) + " must be a Python number or a (P, 1) tile, found " +
-                        std::string(py::str(py::type::of(o).attr("__name__"))));
-}
-
-std::optional<Tensor> opt_tensor(const py::handle& o) {
-  if (o.is_none()) return std::nullopt;
-  return o.cast<Tensor>();
 }
 
 }  // namespace nkisim::py_bind
@@ -70,6 +113,16 @@ PYBIND11_MODULE(_core, m) {
                       "An instruction read an on-chip tensor that no instruction has written.");
   g_notice = make_exc(m, "_UninitializedReadNotice", PyExc_Exception,
                       "Internal: an uninitialized read to report as a warning.");
+  {
+    PyObject* bases = PyTuple_Pack(2, g_validation, PyExc_TypeError);
+    g_type = make_exc(m, "NkiTypeError", bases,
+                      "An argument of the wrong Python type (also a TypeError).");
+    Py_DECREF(bases);
+  }
+  m.def("set_hooks", [](py::object locate_fn, py::object warn_fn) {
+    Py_XSETREF(g_locate, locate_fn.inc_ref().ptr());
+    Py_XSETREF(g_warn, warn_fn.inc_ref().ptr());
+  }, "Python callables that find the kernel line and issue uninitialized-read warnings.");
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -81,6 +134,8 @@ PYBIND11_MODULE(_core, m) {
       PyErr_SetString(g_oob, e.what());
     } catch (const AllocationError& e) {
       PyErr_SetString(g_alloc, e.what());
+    } catch (const ArgumentTypeError& e) {
+      PyErr_SetString(g_type, e.what());
     } catch (const ValidationError& e) {
       PyErr_SetString(g_validation, e.what());
     } catch (const UnsupportedError& e) {
@@ -97,7 +152,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("dtype_size", [](int d) { return size_of(static_cast<DType>(d)); });
   m.def("op_names", [] {
     std::vector<std::string> v;
-    for (int i = 0; i < kNumOpKinds; ++i) v.emplace_back(op_info(static_cast<OpKind>(i)).name);
+    for (const InstrDecl* d : all_decls()) v.emplace_back(d->name);
     return v;
   });
   m.def("target_info", [](const std::string& n) {
@@ -121,6 +176,10 @@ PYBIND11_MODULE(_core, m) {
       .def(py::init([](const std::string& target, int core, int cores) {
              auto in = std::make_shared<Interpreter>(Target::from_name(target), core, cores);
              in->enable_notices(true);  // uninitialized reads become Python warnings
+             in->set_locator([] {
+               py::gil_scoped_acquire gil;
+               return locate();
+             });
              return in;
            }),
            py::arg("target"), py::arg("core_id") = 0, py::arg("num_cores") = 1)
@@ -133,7 +192,7 @@ PYBIND11_MODULE(_core, m) {
         py::dict d;
         for (int k = 0; k < kNumOpKinds; ++k) {
           auto c = i.instruction_count(static_cast<OpKind>(k));
-          if (c) d[py::str(std::string(op_info(static_cast<OpKind>(k)).name))] = c;
+          if (c) d[py::str(std::string(decl(static_cast<OpKind>(k)).name))] = c;
         }
         return d;
       })
@@ -149,5 +208,5 @@ PYBIND11_MODULE(_core, m) {
   m.def("current_target", [] { return std::string(current("get_nc_version").target().name); });
 
   bind_tensor(m);
-  bind_isa(m);
+  bind_instructions(m);
 }

@@ -1,26 +1,56 @@
 #include "nkisim/interpreter.hpp"
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <numeric>
 
 #include <spdlog/spdlog.h>
 
 #include "log.hpp"
 #include "nkisim/errors.hpp"
+#include "written.hpp"
 
 namespace nkisim {
 
 namespace {
 thread_local Interpreter* g_current = nullptr;
 
-constexpr OpInfo kOpInfo[] = {
-#define NKISIM_OP(n, S, e, g) {#n, e, g},
-#include "nkisim/ops.def"
-#undef NKISIM_OP
-};
-}  // namespace
+std::string buffers_text(unsigned allowed) {
+  std::string list;
+  auto add = [&](const char* n) { list += list.empty() ? n : std::string(" or ") + n; };
+  if (allowed & kSbuf) add("sbuf");
+  if (allowed & kPsum) add("psum");
+  if (allowed & kHbm) add("hbm");
+  return list;
+}
 
-const OpInfo& op_info(OpKind k) { return kOpInfo[static_cast<int>(k)]; }
+std::string engines_text(unsigned mask) {
+  std::string list;
+  for (int e = 0; e < 8; ++e)
+    if (mask & (1u << e)) list += (list.empty() ? "" : ", ") + std::string(engine_name(static_cast<Engine>(e)));
+  return list;
+}
+
+[[noreturn]] void fail(const InstrDecl& d, std::string_view param, const std::string& rule) {
+  std::string m = "nki.isa." + std::string(d.name);
+  if (!param.empty()) m += ": " + std::string(param);
+  throw ValidationError(m + ": " + rule);
+}
+
+// The tensor a tensor-like parameter holds (nullptr: None, or a number).
+const Tensor* tensor_of(const void* op, const ParamDecl& p) {
+  switch (p.kind) {
+    case Kind::tensor: return &InstrDecl::get<Tensor>(op, p);
+    case Kind::opt_tensor: {
+      const auto& o = InstrDecl::get<std::optional<Tensor>>(op, p);
+      return o ? &*o : nullptr;
+    }
+    case Kind::operand: return InstrDecl::get<Operand>(op, p).tile_ptr();
+    default: return nullptr;
+  }
+}
+}  // namespace
 
 Interpreter::Interpreter(const Target& target, int core_id, int num_cores)
     : target_(target),
@@ -29,8 +59,14 @@ Interpreter::Interpreter(const Target& target, int core_id, int num_cores)
       sbuf_(Buffer::sbuf, target.partitions, target.sbuf_bytes_per_partition, 0, core_id),
       psum_(Buffer::psum, target.partitions, target.psum_bytes_per_partition,
             target.psum_bank_bytes, core_id) {
-  if (auto log = instruction_log_if_enabled()) observers_.push_back(std::move(log));
+  log_ = instruction_log_if_enabled();
+  if (log_) observers_.push_back(log_);
   uninit_policy_ = policy_from_env();
+}
+
+Interpreter::~Interpreter() {
+  sbuf_.set_free_hook(nullptr);
+  psum_.set_free_hook(nullptr);
 }
 
 Interpreter::UninitPolicy Interpreter::policy_from_env() {
@@ -67,26 +103,156 @@ Tensor Interpreter::allocate(Buffer b, const std::vector<int64_t>& shape, DType 
                           std::to_string(target_.partitions) + "] (nl.tile_size.pmax)");
   auto a = m.allocate(static_cast<int>(p), free_elems * static_cast<int64_t>(size_of(dtype)),
                       dtype, name, address);
+  for (auto& o : observers_) o->on_allocate(*a, core_id_);
   return Tensor(std::move(a), dtype, shape);
 }
 
+// ---------------------------------------------------------------- the generic steps of run()
+Engine Interpreter::check_common(const InstrDecl& d, const void* op) const {
+  const int gen = target_.version();
+  if (gen < d.first_gen)
+    fail(d, "", "is not available on " + std::string(target_.name) + " (it needs " +
+                    std::string(Target::get(static_cast<Gen>(d.first_gen)).name) + " or newer)");
+  Engine engine = static_cast<Engine>(d.default_engine);
+  for (const ParamDecl& p : d.params) {
+    if (p.kind == Kind::enum_) {
+      const int v = static_cast<int>(InstrDecl::get<uint8_t>(op, p));
+      if (enum_member(p.enum_id, v) == nullptr)
+        fail(d, p.name, "must be a member of nki.isa." + std::string(enum_decl(p.enum_id).name) +
+                            ", found the value " + std::to_string(v));
+      if (p.enum_id == EnumId::engine && v != 0) {
+        const unsigned allowed = d.engines[gen - 2];
+        if (!(allowed & (1u << v)))
+          fail(d, p.name,
+               allowed ? "runs on " + engines_text(allowed) + " on " + std::string(target_.name) +
+                             ", not on the " + std::string(engine_name(static_cast<Engine>(v))) +
+                             " engine"
+                       : "no engine can be chosen on " + std::string(target_.name));
+        // The engine parameter of a DMA names the queue's trigger; the copy runs on a DMA queue.
+        if (engine != Engine::dma) engine = static_cast<Engine>(v);
+      }
+      continue;
+    }
+    const Tensor* t = tensor_of(op, p);
+    if (t == nullptr) continue;
+    const unsigned bufs = p.buffers;
+    if (!(bufs & (1u << static_cast<int>(t->buffer()))))
+      fail(d, p.name, "must be in " + buffers_text(bufs) + ", found a tensor in " +
+                          std::string(buffer_name(t->buffer())) + " (" + t->describe() + ")");
+    if (t->on_chip() && t->allocation().core != core_id_)
+      fail(d, p.name, t->describe() + " lives in the " + std::string(buffer_name(t->buffer())) +
+                          " of core " + std::to_string(t->allocation().core) +
+                          ", but this instruction runs on core " + std::to_string(core_id_));
+    if (writes(p.role) && t->allocation().read_only)
+      fail(d, p.name, t->describe() + " wraps a read-only array and cannot be written");
+  }
+  return engine;
+}
+
+void Interpreter::check_read(const InstrDecl& d, const ParamDecl& p, const Tensor& t) {
+  std::vector<int64_t> index;
+  if (!written::first_unwritten(t, index)) return;
+  std::string at = "[";
+  for (size_t i = 0; i < index.size(); ++i) at += (i ? ", " : "") + std::to_string(index[i]);
+  at += "]";
+  const bool none = t.allocation().wstate == Allocation::WriteState::none;
+  report_uninitialized(
+      "nki.isa." + std::string(d.name) + ": " + std::string(p.name) + ": reads " + t.describe() +
+      (none ? ", which no instruction has written yet"
+            : " at index " + at + ", an element no instruction has written (the first of the view)") +
+      "; fresh memory holds NaN (floats) or 4 (integers). NKI_SIM_UNINIT=error makes this an "
+      "error, NKI_SIM_UNINIT=off silences it");
+}
+
+void Interpreter::before_execute(const InstrDecl& d, const void* op) {
+  const bool check = uninit_policy_ != UninitPolicy::off;
+  for (const ParamDecl& p : d.params) {
+    if (p.role == Role::none) continue;
+    const Tensor* t = tensor_of(op, p);
+    if (t == nullptr || !t->on_chip()) continue;
+    const Allocation& a = t->allocation();
+    if (check && reads(p.role) && a.wstate != Allocation::WriteState::all) check_read(d, p, *t);
+    if (writes(p.role) && a.wstate == Allocation::WriteState::none && !t->covers_allocation())
+      written::begin_partial(a);
+  }
+}
+
+void Interpreter::after_execute(const InstrDecl& d, const void* op) {
+  for (const ParamDecl& p : d.params) {
+    if (!writes(p.role)) continue;
+    const Tensor* t = tensor_of(op, p);
+    if (t == nullptr || !t->on_chip()) continue;
+    const Allocation& a = t->allocation();
+    if (a.wstate == Allocation::WriteState::all) continue;
+    if (t->covers_allocation()) a.wstate = Allocation::WriteState::all;
+    else written::mark(*t);
+  }
+}
+
+// ---------------------------------------------------------------- events
+void Interpreter::add_observer(std::shared_ptr<Observer> o) {
+  if (observers_.empty() || (observers_.size() == 1 && log_)) {
+    auto hook = [this](const Allocation& a) {
+      for (auto& ob : observers_) ob->on_free(a, core_id_);
+    };
+    sbuf_.set_free_hook(hook);
+    psum_.set_free_hook(hook);
+  }
+  observers_.push_back(std::move(o));
+}
+
+void Interpreter::remove_observer(const Observer* o) {
+  observers_.erase(std::remove_if(observers_.begin(), observers_.end(),
+                                  [o](const auto& p) { return p.get() == o; }),
+                   observers_.end());
+}
+
+void Interpreter::notify(const InstrDecl& d, const OpBase& op, Engine e) {
+  const Event ev{d, op, e, *this, seq_++};
+  for (auto& o : observers_) o->on_instruction(ev);
+}
+
+Traffic Event::traffic() const {
+  Traffic t;
+  for (const ParamDecl& p : decl.params) {
+    if (p.role == Role::none) continue;
+    const Tensor* x = tensor_of(&op, p);
+    if (x == nullptr) continue;
+    const uint64_t bytes = static_cast<uint64_t>(x->size()) * size_of(x->dtype());
+    const int m = static_cast<int>(mem_of(x->buffer()));
+    if (reads(p.role)) t.read[m] += bytes;
+    if (writes(p.role)) {
+      t.written[m] += bytes;
+      t.elements += static_cast<uint64_t>(x->size());
+    }
+  }
+  if (t.elements == 0)
+    for (const ParamDecl& p : decl.params)
+      if (const Tensor* x = reads(p.role) ? tensor_of(&op, p) : nullptr) t.elements += x->size();
+  return t;
+}
+
+std::string Event::where() const { return core.where(); }
+
 bool Interpreter::reset() {
   if (sbuf_.live_allocations() != 0 || psum_.live_allocations() != 0) return false;
-  counts_.fill(0);
+  for (auto& row : counts_) row.fill(0);
+  seq_ = 0;
   scalar_acc.fill(0.f);
-  observers_.clear();
-  if (auto log = instruction_log_if_enabled()) observers_.push_back(std::move(log));
   uninit_policy_ = policy_from_env();
   uninit_notice_.clear();
   return true;
 }
 
 uint64_t Interpreter::instruction_count() const {
-  return std::accumulate(counts_.begin(), counts_.end(), uint64_t{0});
+  uint64_t n = 0;
+  for (const auto& row : counts_) n += std::accumulate(row.begin(), row.end(), uint64_t{0});
+  return n;
 }
 
-void Interpreter::notify(OpKind k, const OpBase& op) {
-  for (auto& o : observers_) o->on_op(k, op, *this);
+uint64_t Interpreter::instruction_count(OpKind k) const {
+  const auto& row = counts_[static_cast<int>(k)];
+  return std::accumulate(row.begin(), row.end(), uint64_t{0});
 }
 
 Interpreter* Interpreter::current() { return g_current; }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "log.hpp"
+#include "nkisim/interpreter.hpp"
 
 namespace nkisim {
 
@@ -22,9 +23,9 @@ std::shared_ptr<spdlog::logger> make_logger() {
 
 class InstructionLog : public Observer {
  public:
-  void on_op(OpKind kind, const OpBase& op, const Interpreter& in) override {
-    logger().debug("core {} #{} {}{}{}", in.core_id(), in.instruction_count(), op_info(kind).name,
-                   op.name.empty() ? "" : " name=", op.name);
+  void on_instruction(const Event& e) override {
+    logger().debug("core {} #{} {} on {}{}{}", e.core.core_id(), e.seq, e.decl.name,
+                   engine_name(e.engine), e.op.name.empty() ? "" : " name=", e.op.name);
   }
 };
 }  // namespace

@@ -3,7 +3,7 @@
 
 #include <memory>
 
-#include "nkisim/interpreter.hpp"
+#include "nkisim/observer.hpp"
 
 namespace spdlog {
 class logger;

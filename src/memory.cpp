@@ -126,8 +126,10 @@ struct SpaceState {
   std::unique_ptr<uint8_t[]> shadow;
   std::mutex mu;
   std::vector<Block> live;
+  std::function<void(const Allocation&)> on_free;
 
   void release(const Allocation* a) {
+    if (on_free) on_free(*a);
     std::lock_guard<std::mutex> g(mu);
     for (size_t i = 0; i < live.size(); ++i) {
       if (live[i].owner == a) {
@@ -202,11 +204,12 @@ Memory::Memory(Buffer kind, int partitions, int64_t bytes_per_partition, int64_t
   // Untouched pages stay unmapped until a tensor lands on them: no upfront cost.
   state_ = std::make_shared<SpaceState>();
   state_->storage = host_alloc(static_cast<size_t>(host_stride_) * partitions_, true);
-  if (kind == Buffer::psum)
-    state_->shadow.reset(new uint8_t[static_cast<size_t>(host_stride_) * partitions_]);
+  state_->shadow.reset(new uint8_t[static_cast<size_t>(host_stride_) * partitions_]);  // not touched yet
 }
 
 Memory::~Memory() = default;
+
+void Memory::set_free_hook(std::function<void(const Allocation&)> f) { state_->on_free = std::move(f); }
 
 int64_t Memory::used_bytes() const {
   std::lock_guard<std::mutex> g(state_->mu);
@@ -309,15 +312,12 @@ AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::st
   a->core = core_;
   a->name = name;
   a->data = state_->storage.get() + static_cast<int64_t>(p0) * host_stride_ + off;
-  // Only PSUM needs the written map today: it decides accumulate=None per element.
-  a->written = kind_ == Buffer::psum ? state_->shadow.get() + static_cast<int64_t>(p0) * host_stride_ + off
-                                     : nullptr;
+  a->written = state_->shadow.get() + static_cast<int64_t>(p0) * host_stride_ + off;
+  a->wstate = Allocation::WriteState::none;  // the shadow is cleared by the first partial write
   a->space = state_;
   a->unfilled = true;
   a->fill_dtype = dtype;
   if (address) a->ensure_filled();  // aliases see each other's writes from the start
-  if (a->written)
-    for (int p = 0; p < np; ++p) std::memset(a->written + p * host_stride_, 0, bytes);
   live_.push_back(Block{p0, np, off, bytes, a.get()});
   return a;
 }

@@ -1,5 +1,7 @@
 #include "nkisim/op.hpp"
 
+#include <cstddef>
+
 namespace nkisim {
 
 std::string_view engine_name(Engine e) {
@@ -61,5 +63,81 @@ bool alu_is_bitvec(AluOp op) { return kAlu[static_cast<int>(op)].bitvec; }
 bool alu_is_unary(AluOp op) { return kAlu[static_cast<int>(op)].unary; }
 bool alu_can_reduce(AluOp op) { return kAlu[static_cast<int>(op)].reduce; }
 std::string_view act_name(ActFn f) { return kAct[static_cast<int>(f)]; }
+
+
+// ---------------------------------------------------------------- enums of nki.isa
+namespace {
+constexpr EnumMember kEngineMembers[] = {{"unknown", 0}, {"tensor", 1}, {"scalar", 2}, {"gpsimd", 3},
+                                        {"dma", 4},     {"vector", 5}, {"sync", 6}};
+constexpr EnumMember kReduceCmdMembers[] = {
+    {"idle", 0}, {"reset", 1}, {"reduce", 2}, {"reset_reduce", 3}, {"load_reduce", 4}};
+constexpr EnumMember kDgeMembers[] = {{"unknown", 0}, {"swdge", 1}, {"hwdge", 2}, {"none", 3}};
+constexpr EnumMember kOobMembers[] = {{"error", 0}, {"skip", 1}};
+constexpr EnumMember kPerfMembers[] = {{"none", 0}, {"double_row", 1}};
+constexpr EnumDecl kEnums[] = {
+    {"engine", false, kEngineMembers},
+    {"reduce_cmd", false, kReduceCmdMembers},
+    {"dge_mode", false, kDgeMembers},
+    {"oob_mode", false, kOobMembers},
+    {"matmul_perf_mode", true, kPerfMembers},
+};
+static_assert(sizeof(kEnums) / sizeof(kEnums[0]) == static_cast<size_t>(EnumId::count_));
+}  // namespace
+
+const EnumDecl& enum_decl(EnumId e) { return kEnums[static_cast<int>(e)]; }
+const EnumMember* enum_member(EnumId e, int v) {
+  for (const auto& m : enum_decl(e).members)
+    if (m.value == v) return &m;
+  return nullptr;
+}
+
+std::string_view kind_name(Kind k) {
+  constexpr std::string_view names[] = {"tensor", "tensor or None", "number or (P, 1) tile",
+                                        "ALU operator", "activation function", "enum member",
+                                        "bool", "bool or None", "int", "number", "tuple of ints",
+                                        "access pattern", "axis"};
+  return names[static_cast<int>(k)];
+}
+
+// ---------------------------------------------------------------- the declarations (ops.def)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"  // op structs derive from OpBase; no virtual bases
+namespace {
+#define NKISIM_PARAM_ROWS
+#include "nkisim/ops_x.hpp"
+#define NKISIM_INSTR(n, S, gen, deng, e2, e3, e4, doc, PARAMS) \
+  struct Rows_##n {                                            \
+    using Self = S;                                            \
+    static constexpr ParamDecl rows[] = {PARAMS};              \
+  };
+#include "nkisim/ops.def"
+#undef NKISIM_INSTR
+
+constexpr InstrDecl kDecls[] = {
+#define NKISIM_INSTR(n, S, gen, deng, e2, e3, e4, doc, PARAMS)                               \
+  InstrDecl{#n, static_cast<int>(OpKind::n), gen, static_cast<uint8_t>(Engine::deng), \
+            {static_cast<uint8_t>(e2), static_cast<uint8_t>(e3), static_cast<uint8_t>(e4)},   \
+            Rows_##n::rows, doc},
+#include "nkisim/ops.def"
+#undef NKISIM_INSTR
+};
+#undef NKISIM_PARAM_ROWS
+#include "nkisim/ops_x.hpp"
+
+constexpr const InstrDecl* kDeclPtrs[] = {
+#define NKISIM_INSTR(n, S, gen, deng, e2, e3, e4, doc, PARAMS) &kDecls[static_cast<int>(OpKind::n)],
+#include "nkisim/ops.def"
+#undef NKISIM_INSTR
+};
+}  // namespace
+#pragma GCC diagnostic pop
+
+const InstrDecl& decl(OpKind k) { return kDecls[static_cast<int>(k)]; }
+std::span<const InstrDecl* const> all_decls() { return kDeclPtrs; }
+const InstrDecl* find_decl(std::string_view name) {
+  for (const InstrDecl* d : kDeclPtrs)
+    if (d->name == name) return d;
+  return nullptr;
+}
 
 }  // namespace nkisim

@@ -344,7 +344,7 @@ Strided Tensor::strided() const {
   int64_t first = offset_ * es;
   if (on_chip()) first += part_ * alloc_->partition_stride;
   s.base = alloc_->data + first;
-  s.shadow = alloc_->written ? alloc_->written + first : nullptr;
+  s.shadow = alloc_->wstate == Allocation::WriteState::some ? alloc_->written + first : nullptr;
   for (int d = 0; d < ndim_; ++d) {
     s.count[d] = dims_[d].count;
     s.stride[d] = (d == 0 && on_chip()) ? dims_[d].step * alloc_->partition_stride

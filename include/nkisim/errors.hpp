@@ -14,6 +14,11 @@ struct Error : std::runtime_error {
 struct ValidationError : Error {
   using Error::Error;
 };
+// An argument of the wrong Python type (a list where a tensor belongs, a str for an int).
+// -> nki.isa.NkiTypeError (both an NkiValidationError and a TypeError)
+struct ArgumentTypeError : ValidationError {
+  using ValidationError::ValidationError;
+};
 // An index or access pattern leaves its tensor or allocation. -> nki.isa.NkiOutOfBoundsError (IndexError)
 struct OutOfBoundsError : ValidationError {
   using ValidationError::ValidationError;

@@ -2,7 +2,8 @@
 //
 // Per-core state: SBUF, PSUM, engine accumulators, counters. HBM is shared by the cores of a launch
 // through the allocations themselves. Every instruction takes the same path:
-//   run(op): validate(op) -> execute(op) -> observers
+//   run(op): common rules (from the declaration) -> validate(op) -> uninitialized reads ->
+//            execute(op) -> written state -> observers
 #pragma once
 
 #include <array>
@@ -13,21 +14,18 @@
 #include <vector>
 
 #include "nkisim/memory.hpp"
+#include "nkisim/observer.hpp"
 #include "nkisim/op.hpp"
 #include "nkisim/target.hpp"
 
 namespace nkisim {
 
-// Sees every executed instruction (trace recorder, cost model, op-graph recorder).
-class Observer {
- public:
-  virtual ~Observer() = default;
-  virtual void on_op(OpKind kind, const OpBase& op, const Interpreter& in) = 0;
-};
-
 class Interpreter {
  public:
   explicit Interpreter(const Target& target, int core_id = 0, int num_cores = 1);
+  ~Interpreter();
+  Interpreter(const Interpreter&) = delete;
+  Interpreter& operator=(const Interpreter&) = delete;
 
   const Target& target() const { return target_; }
   int core_id() const { return core_id_; }
@@ -39,21 +37,37 @@ class Interpreter {
   Tensor allocate(Buffer b, const std::vector<int64_t>& shape, DType dtype, const std::string& name,
                   std::optional<std::pair<int64_t, int64_t>> address = std::nullopt);
 
+  // The one path of every instruction: the declaration's common rules, the instruction's own
+  // rules, reads of unwritten memory, execution, written state, events.
   template <class O>
   void run(O& op) {
+    const InstrDecl& d = decl_of<O>();
+    const Engine e = check_common(d, &op);
     validate(op, *this);
+    before_execute(d, &op);
     execute(op, *this);
-    ++counts_[static_cast<int>(OpKindOf<O>::value)];
-    if (!observers_.empty()) notify(OpKindOf<O>::value, op);
+    after_execute(d, &op);
+    ++counts_[d.kind][static_cast<int>(e)];
+    if (!observers_.empty()) notify(d, op, e);
     if (!uninit_notice_.empty()) raise_notice();
   }
 
-  void add_observer(std::shared_ptr<Observer> o) { observers_.push_back(std::move(o)); }
+  // Observers see every instruction and on-chip allocation of this core; they stay attached
+  // across reset().
+  void add_observer(std::shared_ptr<Observer> o);
+  void remove_observer(const Observer* o);
+  // Where the running instruction was called from (set by the Python bindings).
+  void set_locator(std::function<std::string()> f) { locator_ = std::move(f); }
+  std::string where() const { return locator_ ? locator_() : std::string(); }
+
   // Ready for a new launch: counters and engine state cleared. On-chip memory is reused as is
   // (fresh allocations are sentinel-filled anyway); returns false if tensors are still alive.
   bool reset();
   uint64_t instruction_count() const;
-  uint64_t instruction_count(OpKind k) const { return counts_[static_cast<int>(k)]; }
+  uint64_t instruction_count(OpKind k) const;
+  uint64_t instruction_count(OpKind k, Engine e) const {
+    return counts_[static_cast<int>(k)][static_cast<int>(e)];
+  }
 
   // Scalar-engine accumulators (activation reduce_cmd), one fp32 per partition lane.
   std::array<float, 128> scalar_acc{};
@@ -61,9 +75,8 @@ class Interpreter {
   // Reads of on-chip tensors that no instruction has written: NKI_SIM_UNINIT=off|warn|error.
   enum class UninitPolicy : uint8_t { off, warn, error };
   UninitPolicy uninit_policy() const { return uninit_policy_; }
-  // Called by validation for an operand the instruction reads. Under warn the finding is logged
-  // (spdlog), or, with notices enabled (the Python bindings), thrown as UninitializedReadNotice
-  // after the instruction has executed.
+  // Under warn a finding is logged (spdlog), or, with notices enabled (the Python bindings), thrown
+  // as UninitializedReadNotice after the instruction has executed.
   void report_uninitialized(const std::string& message) const;
   void enable_notices(bool on) { notices_ = on; }
 
@@ -72,7 +85,12 @@ class Interpreter {
   static void set_current(Interpreter* in);
 
  private:
-  void notify(OpKind k, const OpBase& op);
+  // Generic steps of run(), driven by the declaration (src/interpreter.cpp).
+  Engine check_common(const InstrDecl& d, const void* op) const;
+  void before_execute(const InstrDecl& d, const void* op);
+  void after_execute(const InstrDecl& d, const void* op);
+  void check_read(const InstrDecl& d, const ParamDecl& p, const Tensor& t);
+  void notify(const InstrDecl& d, const OpBase& op, Engine e);
   [[noreturn]] void raise_notice();
   static UninitPolicy policy_from_env();
 
@@ -81,8 +99,11 @@ class Interpreter {
   int num_cores_;
   Memory sbuf_;
   Memory psum_;
-  std::array<uint64_t, kNumOpKinds> counts_{};
+  std::array<std::array<uint64_t, 8>, kNumOpKinds> counts_{};  // by instruction and engine
+  uint64_t seq_ = 0;
   std::vector<std::shared_ptr<Observer>> observers_;
+  std::shared_ptr<Observer> log_;
+  std::function<std::string()> locator_;
   UninitPolicy uninit_policy_ = UninitPolicy::warn;
   mutable std::string uninit_notice_;
   bool notices_ = false;

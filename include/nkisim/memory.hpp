@@ -6,15 +6,17 @@
 // partition) placed by the allocator, which enforces capacity, honours `address=` and frees the
 // rectangle when the last handle to the allocation dies.
 //
-// Fresh allocations hold sentinels (NaN for float dtypes, 4 for integer dtypes). PSUM also keeps
-// a shadow map of written bytes; engines mark what they write there, so PSUM accumulation
-// (accumulate=None) is decided per element. (SBUF/HBM maps for uninitialized-read reports are a
-// later step: they cost a pass over every write.)
+// Fresh allocations hold sentinels (NaN for float dtypes, 4 for integer dtypes). On-chip
+// allocations also know what has been written, per byte (Allocation::wstate and the shadow map
+// `written`): the interpreter updates it from the operands an instruction writes and checks the
+// operands it reads against it (exact uninitialized-read reports); PSUM accumulation
+// (accumulate=None) is decided from it per element.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -49,7 +51,11 @@ HostBuffer host_alloc(size_t bytes, bool huge_pages);
 struct Allocation {
   Buffer buffer = Buffer::private_hbm;
   std::byte* data = nullptr;     // host address of (start_partition, byte_offset); HBM: first byte
-  uint8_t* written = nullptr;    // shadow with the same layout as data; null = all written
+  uint8_t* written = nullptr;    // on-chip: shadow with the same layout as data (1 = written)
+  // What has been written: nothing (the shadow is not even cleared yet), some bytes (the shadow
+  // says which), or every byte (the shadow is stale). HBM: always all.
+  enum class WriteState : uint8_t { none, some, all };
+  mutable WriteState wstate = WriteState::all;
   int64_t partition_stride = 0;  // host bytes between partitions (on-chip); HBM: 0
   int start_partition = 0;       // on-chip placement
   int num_partitions = 1;
@@ -103,6 +109,8 @@ class Memory {
   int64_t used_bytes() const;  // per partition, summed over live rectangles' extents (diagnostics)
   size_t live_allocations() const;
   int core() const { return core_; }
+  // Called (on any thread) when an allocation of this space is released.
+  void set_free_hook(std::function<void(const Allocation&)> f);
 
  private:
   Buffer kind_;

@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "nkisim/decl.hpp"
 #include "nkisim/tensor.hpp"
 
 namespace nkisim {
@@ -46,6 +47,13 @@ enum class ActFn : uint8_t {
 };
 std::string_view act_name(ActFn f);
 
+// The C++ types of the nki.isa enums, by enum name (for ops.def's ENUM parameters).
+using enum_engine = Engine;
+using enum_reduce_cmd = ReduceCmd;
+using enum_dge_mode = DgeMode;
+using enum_oob_mode = OobMode;
+using enum_matmul_perf_mode = PerfMode;
+
 // A scalar-or-vector operand: a Python number broadcast everywhere, or a (P, 1) tile with one
 // value per partition.
 struct Operand {
@@ -58,109 +66,67 @@ struct Operand {
   const Tensor* tile_ptr() const { return tile ? &*tile : nullptr; }
 };
 
+// A Python number given where the instruction takes a constant (memset's value): 0.3.0 keeps ints
+// and floats apart (a float into an integer tensor is an error).
+struct Scalar {
+  double value = 0.0;
+  bool is_float = false;
+  Scalar() = default;
+  Scalar(double v) : value(v), is_float(true) {}  // NOLINT: implicit, as Python's 1.0
+  Scalar(int v) : value(v), is_float(false) {}    // NOLINT: implicit, as Python's 1
+  Scalar(int64_t v) : value(static_cast<double>(v)), is_float(false) {}  // NOLINT
+};
+
 struct OpBase {
   std::string name;  // the instruction's name= label (profiling/scheduling only)
 };
 
-struct DmaCopyOp : OpBase {
-  Tensor dst, src;
-  OobMode oob_mode = OobMode::error;
-  DgeMode dge_mode = DgeMode::unknown;
-  Engine engine = Engine::unknown;
-};
-struct TensorCopyOp : OpBase {
-  Tensor dst, src;
-  Engine engine = Engine::unknown;
-};
-struct MemsetOp : OpBase {
-  Tensor dst;
-  double value = 0;
-  bool value_is_float = false;  // a Python float was given (strict 0.3.0 typing)
-  Engine engine = Engine::unknown;
-};
-struct IotaOp : OpBase {
-  Tensor dst;
-  std::vector<std::pair<int64_t, int64_t>> pattern;  // [step, num] pairs
-  int64_t offset = 0;
-  int64_t channel_multiplier = 0;
-};
-struct TensorTensorOp : OpBase {
-  Tensor dst, data1, data2;
-  AluOp op = AluOp::none;
-  Engine engine = Engine::unknown;
-};
-struct TensorScalarOp : OpBase {
-  Tensor dst, data;
-  AluOp op0 = AluOp::none;
-  Operand operand0;
-  bool reverse0 = false;
-  AluOp op1 = AluOp::none;
-  Operand operand1;
-  bool reverse1 = false;
-  Engine engine = Engine::unknown;
-};
-struct ActivationOp : OpBase {
-  Tensor dst;
-  ActFn op = ActFn::copy;
-  Tensor data;
-  Operand bias;   // absent = 0
-  Operand scale;  // absent = 1
-  AluOp reduce_op = AluOp::none;
-  std::optional<Tensor> reduce_res;
-  ReduceCmd reduce_cmd = ReduceCmd::idle;
-};
-struct TensorReduceOp : OpBase {
-  Tensor dst;
-  AluOp op = AluOp::none;
-  Tensor data;
-  std::vector<int> axes;
-  bool negate = false;
-  bool keepdims = false;
-};
-struct MatmulOp : OpBase {
-  Tensor dst, stationary, moving;
-  bool is_stationary_onezero = false, is_moving_onezero = false;
-  bool is_transpose = false;
-  std::optional<bool> accumulate;  // nullopt: first write overwrites, later writes accumulate
-  std::vector<int64_t> tile_position, tile_size;
-  PerfMode perf_mode = PerfMode::none;
-};
-struct TransposeOp : OpBase {
-  Tensor dst, data;
-  Engine engine = Engine::unknown;
-};
-struct ReciprocalOp : OpBase {
-  Tensor dst, data;
-};
+// Buffer masks of the declarations (a bit per Buffer).
+inline constexpr unsigned kSbuf = 1u << static_cast<int>(Buffer::sbuf);
+inline constexpr unsigned kPsum = 1u << static_cast<int>(Buffer::psum);
+inline constexpr unsigned kHbm =
+    (1u << static_cast<int>(Buffer::private_hbm)) | (1u << static_cast<int>(Buffer::shared_hbm));
+inline constexpr unsigned kOnChip = kSbuf | kPsum;
 
-// Generated from ops.def.
-enum class OpKind : uint8_t {
-#define NKISIM_OP(n, S, e, g) n,
+// The op structs, generated from ops.def: the 0.3.0 parameters in order, with their defaults.
+#define NKISIM_STRUCT_MEMBERS
+#include "nkisim/ops_x.hpp"
+#define NKISIM_INSTR(n, S, gen, deng, e2, e3, e4, doc, PARAMS) \
+  struct S : OpBase {                                          \
+    PARAMS                                                     \
+  };
 #include "nkisim/ops.def"
-#undef NKISIM_OP
+#undef NKISIM_INSTR
+#undef NKISIM_STRUCT_MEMBERS
+#include "nkisim/ops_x.hpp"
+
+enum class OpKind : uint8_t {
+#define NKISIM_INSTR(n, S, gen, deng, e2, e3, e4, doc, PARAMS) n,
+#include "nkisim/ops.def"
+#undef NKISIM_INSTR
   count_
 };
 inline constexpr int kNumOpKinds = static_cast<int>(OpKind::count_);
 
-struct OpInfo {
-  std::string_view name;
-  std::string_view engines;
-  int first_gen;
-};
-const OpInfo& op_info(OpKind k);
-
 template <class O> struct OpKindOf;
-#define NKISIM_OP(n, S, e, g) \
+#define NKISIM_INSTR(n, S, gen, deng, e2, e3, e4, doc, PARAMS) \
   template <> struct OpKindOf<S> { static constexpr OpKind value = OpKind::n; };
 #include "nkisim/ops.def"
-#undef NKISIM_OP
+#undef NKISIM_INSTR
+
+const InstrDecl& decl(OpKind k);
+template <class O>
+const InstrDecl& decl_of() {
+  return decl(OpKindOf<O>::value);
+}
 
 class Interpreter;
-// Each family implements these two in src/isa/<name>.cpp.
-#define NKISIM_OP(n, S, e, g)                   \
-  void validate(const S& op, const Interpreter& in); \
+// Each family implements these two in src/isa/<name>.cpp. validate checks the instruction's own
+// rules (the common ones, from its declaration, are checked before it); it has no side effects.
+#define NKISIM_INSTR(n, S, gen, deng, e2, e3, e4, doc, PARAMS) \
+  void validate(const S& op, const Interpreter& in);           \
   void execute(S& op, Interpreter& in);
 #include "nkisim/ops.def"
-#undef NKISIM_OP
+#undef NKISIM_INSTR
 
 }  // namespace nkisim

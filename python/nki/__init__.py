@@ -8,5 +8,7 @@ from . import isa, language, typing, collectives  # noqa: F401
 from ._kernel import Kernel, jit, simulate, last_launch  # noqa: F401
 from .language import NKIObject  # noqa: F401
 
+isa._finish(language)
+
 __version__ = "0.3.0"
 dtype = str  # type of nl dtypes, for annotations such as `dtype: nki.dtype = nl.bfloat16`

@@ -11,6 +11,7 @@ NkiOutOfBoundsError = _core.NkiOutOfBoundsError
 NkiAllocationError = _core.NkiAllocationError
 NkiUnsupportedError = _core.NkiUnsupportedError
 NkiUninitializedReadError = _core.NkiUninitializedReadError
+NkiTypeError = _core.NkiTypeError
 _Notice = _core._UninitializedReadNotice
 ERRORS = (NkiValidationError, NkiUnsupportedError, _Notice)
 
@@ -61,3 +62,18 @@ def _file_line(depth):
 def fail(cls, msg):
     loc = where(3)
     raise cls(f"{msg}\n  at {loc}" if loc else msg)
+
+
+def _locate():
+    """For the simulator core: the kernel line of the instruction being executed."""
+    return where(2)
+
+
+def _warn_uninit(msg):
+    """For the simulator core: an instruction read unwritten memory (NKI_SIM_UNINIT=warn)."""
+    loc = where(2)
+    warnings.warn_explicit(NkiUninitializedReadWarning(f"{msg}\n  at {loc}" if loc else msg),
+                           NkiUninitializedReadWarning, *_file_line(2))
+
+
+_core.set_hooks(_locate, _warn_uninit)

@@ -70,4 +70,27 @@ void execute(ActivationOp& op, Interpreter& in) {
   if (op.reduce_res) store<float>(rows_of(*op.reduce_res), 0, P, 0, 1, acc);
 }
 
+// nisa.activation_reduce: activation with reduce_cmd=reset_reduce.
+namespace {
+ActivationOp as_activation(const ActivationReduceOp& r) {
+  ActivationOp a;
+  a.name = r.name;
+  a.dst = r.dst;
+  a.op = r.op;
+  a.data = r.data;
+  a.bias = r.bias;
+  a.scale = r.scale;
+  a.reduce_op = r.reduce_op;
+  a.reduce_res = r.reduce_res;
+  a.reduce_cmd = ReduceCmd::reset_reduce;
+  return a;
+}
+}  // namespace
+
+void validate(const ActivationReduceOp& op, const Interpreter& in) { validate(as_activation(op), in); }
+void execute(ActivationReduceOp& op, Interpreter& in) {
+  ActivationOp a = as_activation(op);
+  execute(a, in);
+}
+
 }  // namespace nkisim

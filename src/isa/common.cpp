@@ -36,14 +36,6 @@ void Check::buffer_in(std::string_view operand, const Tensor& t, unsigned allowe
     fail(operand, t.describe() + " lives in the " + std::string(buffer_name(t.buffer())) +
                       " of core " + std::to_string(t.allocation().core) +
                       ", but this instruction runs on core " + std::to_string(in.core_id()));
-  // A tensor whose sentinel fill is still pending has never been written (nor read): reading
-  // it is reading uninitialized memory. Destinations are writes.
-  if (t.allocation().unfilled && operand != "dst" && operand != "reduce_res" &&
-      in.uninit_policy() != Interpreter::UninitPolicy::off)
-    in.report_uninitialized(
-        "nki.isa." + std::string(op) + ": " + std::string(operand) + ": reads " + t.describe() +
-        ", which no instruction has written yet (it holds the NaN/4 sentinels of fresh memory). "
-        "NKI_SIM_UNINIT=error makes this an error, NKI_SIM_UNINIT=off silences it");
 }
 
 void Check::max_partitions(std::string_view operand, const Tensor& t, int64_t max) const {
@@ -234,25 +226,14 @@ template <class E>
 void scatter1(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, const std::byte* in) {
   const int64_t fs = v.fstride[0];
   const E* s = reinterpret_cast<const E*>(in);
-  const int64_t first = c0 * fs;
-  std::byte* base = v.base + first;
-  uint8_t* shadow = v.shadow ? v.shadow + first : nullptr;
+  std::byte* base = v.base + c0 * fs;
   if (fs == static_cast<int64_t>(sizeof(E)) && nc >= 16) {
-    for (int64_t r = 0; r < nr; ++r) {
-      std::memcpy(base + (r0 + r) * v.row_stride, s + r * nc, nc * sizeof(E));
-      if (shadow) std::memset(shadow + (r0 + r) * v.row_stride, 1, nc * sizeof(E));
-    }
+    for (int64_t r = 0; r < nr; ++r) std::memcpy(base + (r0 + r) * v.row_stride, s + r * nc, nc * sizeof(E));
     return;
   }
-  E ones;
-  std::memset(&ones, 1, sizeof(E));
   for (int64_t r = 0; r < nr; ++r) {
     std::byte* p = base + (r0 + r) * v.row_stride;
     for (int64_t i = 0; i < nc; ++i) std::memcpy(p + i * fs, s + r * nc + i, sizeof(E));
-    if (shadow) {
-      uint8_t* q = shadow + (r0 + r) * v.row_stride;
-      for (int64_t i = 0; i < nc; ++i) std::memcpy(q + i * fs, &ones, sizeof(E));
-    }
   }
 }
 }  // namespace
@@ -276,12 +257,10 @@ void gather_raw(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, v
 
 void scatter_raw(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, const void* in) {
   const std::byte* s = static_cast<const std::byte*>(in);
-  bool done = false;
   by_size(v.es, [&](auto tag) {
     using E = decltype(tag);
     if (v.nfd == 1) {
       scatter1<E>(v, r0, nr, c0, nc, s);
-      done = true;
       return;
     }
     for (int64_t r = r0; r < r0 + nr; ++r)
@@ -291,25 +270,12 @@ void scatter_raw(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, 
         s += len * sizeof(E);
       });
   });
-  if (!done) mark_written(v, r0, nr, c0, nc);
-}
-
-void mark_written(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
-  if (v.shadow == nullptr) return;
-  std::byte* sbase = reinterpret_cast<std::byte*>(v.shadow);
-  for (int64_t r = r0; r < r0 + nr; ++r)
-    for_runs(v, sbase, r, c0, nc, [&](std::byte* p, int64_t stride, int64_t len) {
-      if (stride == v.es) {
-        std::memset(p, 1, len * v.es);
-      } else {
-        for (int64_t i = 0; i < len; ++i) std::memset(p + i * stride, 1, v.es);
-      }
-    });
 }
 
 void load_written(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, uint8_t* out) {
-  if (v.shadow == nullptr) {
-    std::memset(out, 1, static_cast<size_t>(nr * nc));
+  if (v.shadow == nullptr) {  // written nowhere or everywhere
+    const bool none = v.alloc && v.alloc->wstate == Allocation::WriteState::none;
+    std::memset(out, none ? 0 : 1, static_cast<size_t>(nr * nc));
     return;
   }
   std::byte* sbase = reinterpret_cast<std::byte*>(v.shadow);
@@ -349,7 +315,6 @@ void store(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, const 
   if (v.contiguous && nc >= 64) {
     for (int64_t r = 0; r < nr; ++r)
       cvt_out(v.dtype, in + r * nc, v.base + (r0 + r) * v.row_stride + c0 * v.es, nc);
-    mark_written(v, r0, nr, c0, nc);
     return;
   }
   const int64_t n = nr * nc;
@@ -426,10 +391,7 @@ Block dst_block(const Rows& v, bool direct, int64_t r0, int64_t nr, int64_t c0, 
 }
 
 void commit(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, const Block& b) {
-  if (in_place(v, nr) && b.p == mem(v, r0, c0)) {
-    mark_written(v, r0, nr, c0, nc);
-    return;
-  }
+  if (in_place(v, nr) && b.p == mem(v, r0, c0)) return;  // computed in place
   store<float>(v, r0, nr, c0, nc, b.p);
 }
 

@@ -5,7 +5,6 @@
 //  - Rows: an operand prepared for execution (partitions x free elements, free dims collapsed).
 //  - load<T>/store<T>: move a block of rows x columns between an operand and a contiguous lane
 //    buffer of T (float for arithmetic, int64_t for exact integer paths), converting dtypes once.
-//    store marks the written bytes in the allocation's shadow map.
 //  - for_blocks: walk partitions x free elements in cache-sized blocks, across both cores for
 //    large instructions.
 //  - alu_binary / alu_unary / act_apply: the ALU and activation tables as vectorized Eigen loops.
@@ -29,11 +28,7 @@
 namespace nkisim::isa {
 
 // ---------------------------------------------------------------- validation
-inline constexpr unsigned kSbuf = 1u << static_cast<int>(Buffer::sbuf);
-inline constexpr unsigned kPsum = 1u << static_cast<int>(Buffer::psum);
-inline constexpr unsigned kHbm =
-    (1u << static_cast<int>(Buffer::private_hbm)) | (1u << static_cast<int>(Buffer::shared_hbm));
-inline constexpr unsigned kOnChip = kSbuf | kPsum;
+// (Buffer masks kSbuf, kPsum, kHbm, kOnChip come from nkisim/op.hpp.)
 
 // NKISIM_REQUIRE(check, condition, operand, message): the message is only built on failure.
 #define NKISIM_REQUIRE(chk, cond, operand, ...) \
@@ -89,7 +84,6 @@ Rows rows_of(const Tensor& t, bool raw_bits = false);
 // Copy raw elements of rows [r0, r0+nr) x columns [c0, c0+nc) into / out of a contiguous buffer.
 void gather_raw(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, void* out);
 void scatter_raw(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, const void* in);
-void mark_written(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc);
 
 template <class T>
 void load(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, T* out);

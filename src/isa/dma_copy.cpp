@@ -67,7 +67,6 @@ void execute(DmaCopyOp& op, Interpreter&) {
         }
         std::memcpy(d.base + doff, s.base + soff, run);
       }
-      // No written-map update: DMA never writes PSUM, the only space that keeps one.
     };
     if (n * d.es >= (int64_t{1} << 18) && outer >= 2) parallel_rows(outer, n * d.es, body);
     else body(0, outer);

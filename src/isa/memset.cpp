@@ -16,14 +16,14 @@ void validate(const MemsetOp& op, const Interpreter& in) {
   c.max_partitions("dst", op.dst, in.target().partitions);
   const DType t = op.dst.dtype();
   if (is_int(t)) {
-    NKISIM_REQUIRE(c, !op.value_is_float, "value",
+    NKISIM_REQUIRE(c, !op.value.is_float, "value",
               "must match dst dtype " + std::string(name(t)) + ": pass an int, found the float " +
-                  std::to_string(op.value));
+                  std::to_string(op.value.value));
   }
   if (is_packed(t))
-    NKISIM_REQUIRE(c, op.value == 0.0, "value",
+    NKISIM_REQUIRE(c, op.value.value == 0.0, "value",
               "packed dtype " + std::string(name(t)) + " can only be set to 0, found " +
-                  std::to_string(op.value));
+                  std::to_string(op.value.value));
 }
 
 void execute(MemsetOp& op, Interpreter&) {
@@ -34,10 +34,10 @@ void execute(MemsetOp& op, Interpreter&) {
   if (is_packed(d.dtype)) {
     // only zero is legal
   } else if (is_int(d.dtype)) {
-    const int64_t v = static_cast<int64_t>(op.value);
+    const int64_t v = static_cast<int64_t>(op.value.value);
     from_i64(d.dtype, &v, elem, 1);
   } else {
-    const float v = static_cast<float>(op.value);
+    const float v = static_cast<float>(op.value.value);
     from_f32(d.dtype, &v, elem, 1);
   }
   const int64_t block = std::min<int64_t>(d.ncols >= kBlockElems ? kBlockElems

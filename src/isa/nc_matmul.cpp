@@ -32,7 +32,8 @@ using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMa
 enum class WrittenState { none, some, all };
 // Whether the PSUM elements of a view were written before (accumulate=None decides on this).
 WrittenState written_state(const Rows& d) {
-  if (d.shadow == nullptr) return WrittenState::all;
+  if (d.shadow == nullptr)  // the allocation is written nowhere or everywhere
+    return d.alloc->wstate == Allocation::WriteState::none ? WrittenState::none : WrittenState::all;
   bool any_written = false, any_unwritten = false;
   if (d.contiguous) {  // scan each row's shadow bytes (vectorized memchr)
     const size_t span = static_cast<size_t>(d.ncols * d.es);
@@ -216,10 +217,7 @@ void execute(MatmulOp& op, Interpreter& in) {
   } else {
     gemm(Rm, 0, N, add);
   }
-  if (in_place) {
-    mark_written(d, 0, M, 0, N);
-    return;
-  }
+  if (in_place) return;
   if (w != WrittenState::none) {  // bf16 PSUM, or a partly written region: combine per element
     float* old = lanes<float>(3, M * N);
     load<float>(d, 0, M, 0, N, old);

@@ -10,7 +10,7 @@ namespace {
 // Elements reduced into one output element: the product of the reduced (trailing) dims.
 int64_t group_len(const TensorReduceOp& op) {
   int64_t g = 1;
-  for (int a : op.axes) g *= op.data.dim(a).count;
+  for (int a : op.axis) g *= op.data.dim(a).count;
   return g;
 }
 
@@ -50,11 +50,11 @@ void validate(const TensorReduceOp& op, const Interpreter& in) {
             "must be a reduction operator (add, subtract, multiply, maximum, minimum, "
             "logical_and/or/xor, bitwise_and/or/xor), found " + std::string(alu_name(op.op)));
   const int nd = op.data.ndim();
-  NKISIM_REQUIRE(c, !op.axes.empty(), "axis", "at least one axis is required");
-  std::vector<int> ax = op.axes;
+  NKISIM_REQUIRE(c, !op.axis.empty(), "axis", "at least one axis is required");
+  std::vector<int> ax = op.axis;
   std::sort(ax.begin(), ax.end());
   std::string given;
-  for (int a : op.axes) given += (given.empty() ? "" : ", ") + std::to_string(a);
+  for (int a : op.axis) given += (given.empty() ? "" : ", ") + std::to_string(a);
   for (size_t i = 0; i < ax.size(); ++i) {
     NKISIM_REQUIRE(c, ax[i] >= 1 && ax[i] < nd, "axis",
               "axis " + std::to_string(ax[i]) + " is not a free dimension of data with shape " +
@@ -70,7 +70,7 @@ void validate(const TensorReduceOp& op, const Interpreter& in) {
     NKISIM_REQUIRE(c, !op.negate, "negate", "is only valid with arithmetic operators");
   }
   int64_t g = 1;
-  for (int a : op.axes) g *= op.data.dim(a).count;
+  for (int a : op.axis) g *= op.data.dim(a).count;
   NKISIM_REQUIRE(c, op.dst.free_size() == op.data.free_size() / g, "dst",
             "must hold " + std::to_string(op.data.free_size() / g) +
                 " elements per partition (data " + shape_of(op.data) + " reduced over axes (" +

@@ -30,7 +30,7 @@ TEST_CASE("dma_copy moves bytes and casts through float32") {
   SECTION("PSUM sources are rejected") {
     Tensor p = in.allocate(Buffer::psum, {2, 3}, DType::float32, "p");
     op.src = p;
-    CHECK_THROWS_WITH(in.run(op), Catch::Contains("dma_copy: src: cannot be in psum"));
+    CHECK_THROWS_WITH(in.run(op), Catch::Contains("dma_copy: src: must be in sbuf or hbm, found a tensor in psum"));
   }
   SECTION("hwdge needs equal dtypes") {
     op.dst = hbm({2, 3}, {});
@@ -146,19 +146,19 @@ TEST_CASE("tensor_reduce over trailing axes, with negate") {
   op.dst = d;
   op.op = AluOp::add;
   op.data = a;
-  op.axes = {2};
+  op.axis = {2};
   in.run(op);
   CHECK(read(d) == std::vector<float>{3, 12, 21, 30});
   Tensor m = in.allocate(Buffer::sbuf, {2, 1}, DType::float32, "m");
   op.dst = m;
   op.op = AluOp::maximum;
-  op.axes = {1, 2};
+  op.axis = {1, 2};
   op.negate = true;
   in.run(op);
   CHECK(read(m) == std::vector<float>{-5, -11});
-  op.axes = {1};  // not trailing
+  op.axis = {1};  // not trailing
   CHECK_THROWS_AS(in.run(op), ValidationError);
-  op.axes = {0, 1, 2};
+  op.axis = {0, 1, 2};
   CHECK_THROWS_AS(in.run(op), ValidationError);
 }
 
@@ -220,7 +220,7 @@ TEST_CASE("memset, iota, tensor_copy and reciprocal") {
   ms.value = 7;
   in.run(ms);
   CHECK(read(t) == std::vector<float>{7, 7, 7, 7, 7, 7});
-  ms.value_is_float = true;
+  ms.value.is_float = true;
   CHECK_THROWS_AS(in.run(ms), ValidationError);
 
   IotaOp io;
@@ -267,4 +267,56 @@ TEST_CASE("reading a tensor no instruction wrote is reported (NKI_SIM_UNINIT=err
   in.run(ms);
   in.run(op);  // written now
   CHECK(read(d) == std::vector<float>{1, 1, 1, 1});
+}
+
+TEST_CASE("reads of partly written tensors are reported at the first unwritten element") {
+  setenv("NKI_SIM_UNINIT", "error", 1);
+  auto in = make();
+  unsetenv("NKI_SIM_UNINIT");
+  Tensor t = in.allocate(Buffer::sbuf, {4, 6}, DType::float32, "part");
+  Tensor d = in.allocate(Buffer::sbuf, {4, 6}, DType::float32, "d");
+  // Write rows 0-1 and row 2's first three columns.
+  MemsetOp top{{}, t.index({{IndexItem::slice, 0, 2, 1}, {IndexItem::all}}), 1.0};
+  in.run(top);
+  MemsetOp mid{{}, t.index({{IndexItem::slice, 2, 3, 1}, {IndexItem::slice, 0, 3, 1}}), 2.0};
+  in.run(mid);
+  TensorCopyOp rows01{{}, d.index({{IndexItem::slice, 0, 2, 1}, {IndexItem::all}}),
+                      t.index({{IndexItem::slice, 0, 2, 1}, {IndexItem::all}})};
+  in.run(rows01);  // fully written part: no report
+  TensorCopyOp all{{}, d, t};
+  CHECK_THROWS_WITH(in.run(all), Catch::Contains("src: reads") && Catch::Contains("'part'") &&
+                                     Catch::Contains("at index [2, 3]"));
+  MemsetOp rest{{}, t.index({{IndexItem::slice, 2, 4, 1}, {IndexItem::slice, 3, 6, 1}}), 3.0};
+  in.run(rest);
+  MemsetOp last{{}, t.index({{IndexItem::slice, 3, 4, 1}, {IndexItem::slice, 0, 3, 1}}), 4.0};
+  in.run(last);
+  in.run(all);  // every element written now
+  CHECK(read(d) == std::vector<float>{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+                                      2, 2, 2, 3, 3, 3, 4, 4, 4, 3, 3, 3});
+}
+
+TEST_CASE("every declared instruction has a declaration the generic machinery can use") {
+  for (const InstrDecl* d : all_decls()) {
+    CHECK(find_decl(d->name) == d);
+    CHECK(&decl(static_cast<OpKind>(d->kind)) == d);
+    for (const ParamDecl& p : d->params) {
+      const bool tensor_like = p.kind == Kind::tensor || p.kind == Kind::opt_tensor || p.kind == Kind::operand;
+      CHECK(tensor_like == (p.role != Role::none));
+      CHECK(tensor_like == (p.buffers != 0));
+      CHECK((p.kind == Kind::enum_) == (p.enum_id != EnumId::count_));
+    }
+  }
+}
+
+TEST_CASE("the engine and generation rules come from the declaration") {
+  Interpreter in(Target::get(Gen::gen4));
+  Tensor t = in.allocate(Buffer::sbuf, {2, 2}, DType::float32, "t");
+  MemsetOp ms{{}, t, 1.0};
+  ms.engine = Engine::tensor;
+  CHECK_THROWS_WITH(in.run(ms), Catch::Contains("memset: engine: runs on gpsimd, vector on trn3"));
+  ms.engine = Engine::gpsimd;
+  in.run(ms);
+  CHECK(in.instruction_count(OpKind::memset, Engine::gpsimd) == 1);
+  ms.engine = static_cast<Engine>(9);
+  CHECK_THROWS_WITH(in.run(ms), Catch::Contains("must be a member of nki.isa.engine"));
 }

@@ -380,8 +380,28 @@ def test_deprecated_engine_aliases():
     lambda d, s: nisa.memset(d, 0.0, engine=3),
     lambda d, s: nisa.activation(d, nl.copy, s, reduce_cmd=0),
     lambda d, s: nisa.tensor_scalar(d, s, nl.add, 1.0, engine=2),
-], ids=["engine-int", "engine-str", "memset-engine", "reduce_cmd-int", "tensor_scalar-engine"])
-def test_enum_parameters_reject_raw_values(call):
+    lambda d, s: nisa.dma_copy(d, s, dge_mode=3),
+    lambda d, s: nisa.dma_copy(d, s, dge_mode="none", oob_mode=0),
+], ids=["engine-int", "engine-str", "memset-engine", "reduce_cmd-int", "tensor_scalar-engine",
+        "dge_mode-int", "dge_mode-str"])
+def test_enum_parameters_take_member_values_and_names(call):
+    # 0.3.0 takes a member's value or name for it, as nki-library passes dge_mode=3.
+    def k():
+        d, s = sbuf((4, 4), nl.float32), sbuf((4, 4), nl.float32)
+        nisa.memset(s, 0.0)
+        call(d, s)
+    nki.simulate(k)()
+
+
+@pytest.mark.parametrize("call", [
+    lambda d, s: nisa.tensor_copy(d, s, engine=9),
+    lambda d, s: nisa.tensor_copy(d, s, engine="warp"),
+    lambda d, s: nisa.tensor_copy(d, s, engine=True),
+    lambda d, s: nisa.tensor_copy(d, s, engine=nisa.dge_mode.none),
+    lambda d, s: nisa.activation(d, nl.copy, s, reduce_cmd=1.0),
+    lambda d, s: nisa.nc_matmul(d, s, s, perf_mode=1),
+], ids=["engine-9", "engine-str", "engine-bool", "other-enum", "float", "perf_mode-int"])
+def test_enum_parameters_reject_non_members(call):
     def k():
         d, s = sbuf((4, 4), nl.float32), sbuf((4, 4), nl.float32)
         nisa.memset(s, 0.0)

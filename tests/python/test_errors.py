@@ -102,7 +102,7 @@ def dma_copy_element_count_mismatch(a):
 
 
 # ---------------------------------------------------------------- buffers
-@case(V, r"nki\.isa\.dma_copy: src: cannot be in psum.*tensor_copy")
+@case(V, r"nki\.isa\.dma_copy: src: must be in sbuf or hbm, found a tensor in psum")
 def dma_copy_from_psum():
     p = psum((128, 8))
     nisa.memset(p, 0.0)
@@ -246,8 +246,7 @@ def matmul_double_row_bf16():
                    sbuf((32, 2, 8), nl.bfloat16), perf_mode=nisa.matmul_perf_mode.double_row)
 
 
-@case(V, r"nki\.isa\.nc_matmul: perf_mode: must be a member of nki\.isa\.matmul_perf_mode.*"
-         r"'double_row'")
+@case(V, r"nki\.isa\.nc_matmul: perf_mode: double_row takes float8_e4m3/float8_e5m2 inputs")
 def matmul_perf_mode_as_string():
     nisa.nc_matmul(psum((16, 8)), sbuf((32, 16), nl.bfloat16), sbuf((32, 8), nl.bfloat16),
                    perf_mode="double_row")
@@ -269,7 +268,7 @@ def memset_x4_non_zero():
     nisa.memset(sbuf((16, 8), nl.float8_e4m3fn_x4), 1)
 
 
-@case(V, r"nki\.isa\.memset: value: must be a Python number, found \w*Tensor")
+@case(nisa.NkiTypeError, r"nki\.isa\.memset: value: expected a Python number, found [\w.]*Tensor")
 def memset_tile_value():
     nisa.memset(sbuf((16, 8), nl.float32), sbuf((16, 1), nl.float32))
 
@@ -404,8 +403,8 @@ def tensor_copy_scalar_engine_on_trn1():
                      engine=nisa.engine.scalar)
 
 
-@case(V, r"nki\.isa\.tensor_copy: engine: this instruction runs on vector, scalar, gpsimd, not on "
-         r"the tensor engine")
+@case(V, r"nki\.isa\.tensor_copy: engine: runs on scalar, gpsimd, vector on trn3, not on the "
+         r"tensor engine")
 def tensor_copy_on_tensor_engine():
     nisa.tensor_copy(sbuf((16, 8), nl.float32), sbuf((16, 8), nl.float32),
                      engine=nisa.engine.tensor)
@@ -417,26 +416,26 @@ def tensor_copy_cast_from_packed():
 
 
 # ---------------------------------------------------------------- enums
-@case(V, r"nki\.isa\.tensor_copy: engine: must be a member of nki\.isa\.engine .*found int 5")
+@case(V, r"nki\.isa\.tensor_copy: engine: must be a member of nki\.isa\.engine .*found int 7")
 def engine_as_raw_int():
-    nisa.tensor_copy(sbuf((16, 8), nl.float32), sbuf((16, 8), nl.float32), engine=5)
+    nisa.tensor_copy(sbuf((16, 8), nl.float32), sbuf((16, 8), nl.float32), engine=7)
 
 
 @case(V, r"nki\.isa\.activation: reduce_cmd: must be a member of nki\.isa\.reduce_cmd .*found "
-         r"int 3")
+         r"int 5")
 def reduce_cmd_as_raw_int():
     nisa.activation(sbuf((16, 8), nl.float32), nl.exp, sbuf((16, 8), nl.float32),
-                    reduce_op=nl.add, reduce_res=sbuf((16, 1), nl.float32), reduce_cmd=3)
+                    reduce_op=nl.add, reduce_res=sbuf((16, 1), nl.float32), reduce_cmd=5)
 
 
-@case(V, r"nki\.isa\.dma_copy: dge_mode: must be a member of nki\.isa\.dge_mode .*found int 2", F)
+@case(V, r"nki\.isa\.dma_copy: dge_mode: must be a member of nki\.isa\.dge_mode .*found int 4", F)
 def dge_mode_as_raw_int(a):
-    nisa.dma_copy(sbuf((128, 8), nl.float32), a, dge_mode=2)
+    nisa.dma_copy(sbuf((128, 8), nl.float32), a, dge_mode=4)
 
 
-@case(V, r"nki\.isa\.dma_copy: oob_mode: must be a member of nki\.isa\.oob_mode .*found int 1", F)
+@case(V, r"nki\.isa\.dma_copy: oob_mode: must be a member of nki\.isa\.oob_mode .*found str 'ignore'", F)
 def oob_mode_as_raw_int(a):
-    nisa.dma_copy(sbuf((128, 8), nl.float32), a, oob_mode=1)
+    nisa.dma_copy(sbuf((128, 8), nl.float32), a, oob_mode="ignore")
 
 
 @case(V, r"nl\.ndarray: buffer must be one of nl\.sbuf, nl\.psum, nl\.hbm, nl\.private_hbm, "
@@ -663,8 +662,7 @@ def dma_trigger_engine_without_hwdge(a):
     nisa.dma_copy(sbuf((128, 8), nl.float32), a, engine=nisa.engine.sync)
 
 
-@case(V, r"nki\.isa\.dma_copy: engine: this instruction runs on sync, scalar, not on the vector "
-         r"engine", F)
+@case(V, r"nki\.isa\.dma_copy: engine: runs on scalar, sync on trn3, not on the vector engine", F)
 def dma_trigger_engine_vector(a):
     nisa.dma_copy(sbuf((128, 8), nl.float32), a, dge_mode=nisa.dge_mode.hwdge,
                   engine=nisa.engine.vector)
@@ -681,7 +679,7 @@ def iota_pattern_too_many_dims():
     nisa.iota(sbuf((16, 32), nl.int32), [[1, 2]] * 5)
 
 
-@case(V, r"nki\.isa\.iota: pattern: must be a list of \[step, num\] pairs")
+@case(nisa.NkiTypeError, r"nki\.isa\.iota: pattern: expected a list of \[step, num\] pairs")
 def iota_pattern_malformed():
     nisa.iota(sbuf((16, 4), nl.int32), [1, 4])
 

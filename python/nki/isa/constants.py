@@ -1,40 +1,24 @@
-"""Enums of nki.isa (also importable as nki.isa.constants)."""
+"""Enums of nki.isa (also importable as nki.isa.constants).
+
+The instruction enums (engine, reduce_cmd, dge_mode, oob_mode, matmul_perf_mode) are built from
+the simulator's C++ declarations (nki._core.enums()), so names and values exist in one place.
+"""
 import enum
 
-
-class engine(enum.Enum):
-    unknown = 0
-    tensor = 1
-    scalar = 2
-    gpsimd = 3
-    dma = 4
-    vector = 5
-    sync = 6
+from .. import _core
 
 
-class reduce_cmd(enum.Enum):
-    idle = 0
-    reset = 1
-    reduce = 2
-    reset_reduce = 3
-    load_reduce = 4
+def _make(name):
+    e = enum.Enum(name, _core.enums()[name], module=__name__, qualname=name)
+    _core.register_enum(name, list(e))  # instructions recognise members by identity
+    return e
 
 
-class dge_mode(enum.Enum):
-    unknown = 0
-    swdge = 1
-    hwdge = 2
-    none = 3
-
-
-class oob_mode(enum.Enum):
-    error = 0
-    skip = 1
-
-
-class matmul_perf_mode(enum.Enum):
-    none = "none"
-    double_row = "double_row"
+engine = _make("engine")
+reduce_cmd = _make("reduce_cmd")
+dge_mode = _make("dge_mode")
+oob_mode = _make("oob_mode")
+matmul_perf_mode = _make("matmul_perf_mode")
 
 
 class nc_version(enum.IntEnum):
