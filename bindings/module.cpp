@@ -47,6 +47,8 @@ PyObject* make_exc(py::module_& m, const char* name, PyObject* bases, const char
 }
 }  // namespace
 
+std::string locate_kernel_line() { return locate(); }
+
 PyObject* raise_current_exception() {
   try {
     throw;
@@ -187,6 +189,9 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("num_cores", &Interpreter::num_cores)
       .def_property_readonly("target", [](const Interpreter& i) { return std::string(i.target().name); })
       .def("reset", &Interpreter::reset)
+      .def("add_observer", &Interpreter::add_observer)
+      .def("remove_observer", [](Interpreter& i, const std::shared_ptr<Observer>& o) { i.remove_observer(o.get()); })
+      .def("observer_count", &Interpreter::observer_count)
       .def("instruction_count", [](const Interpreter& i) { return i.instruction_count(); })
       .def("instruction_counts", [](const Interpreter& i) {
         py::dict d;
