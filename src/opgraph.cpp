@@ -267,7 +267,8 @@ void Recorder::before_instruction(const Event& e) {
 }
 
 void Recorder::finish() {
-  std::lock_guard<std::mutex> g(mu_);
+  std::vector<std::pair<int64_t, AllocationPtr>> release;  // released after unlocking (a caller's
+  std::unique_lock<std::mutex> g(mu_);                      // array may need the GIL to go)
   if (!finished_) {
     finished_ = true;
     if (error_.empty()) {
@@ -275,12 +276,15 @@ void Recorder::finish() {
         block("final " + std::to_string(id) + " " + std::to_string(a->bytes), a->data, a->bytes, 0, 1);
       line("end " + std::to_string(instructions_));
     }
-    hbm_.clear();
+    release.swap(hbm_);
     hbm_ids_.clear();
     if (f_ && std::fclose(f_) != 0) fail("op-graph recorder: cannot write '" + path_ + "'");
     f_ = nullptr;
   }
-  if (!error_.empty()) throw Error(error_);
+  const std::string err = error_;
+  g.unlock();
+  release.clear();
+  if (!err.empty()) throw Error(err);
 }
 
 uint64_t Recorder::instructions() const {
