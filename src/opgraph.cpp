@@ -143,6 +143,12 @@ void Recorder::block(const std::string& head, const std::byte* p, int64_t n, int
 void Recorder::on_allocate(const Allocation& a, int core) {
   std::lock_guard<std::mutex> g(mu_);
   if (finished_) return;
+  if (!target_written_) {  // a kernel may allocate before (or without) running any instruction
+    if (const Interpreter* in = Interpreter::current(); in != nullptr && in->core_id() == core) {
+      line("target " + std::string(in->target().name));
+      target_written_ = true;
+    }
+  }
   const int64_t id = next_id_++;
   on_chip_[&a] = id;
   std::ostringstream s;
@@ -503,6 +509,7 @@ class Replayer {
     std::vector<std::string_view> tok;
     if (!r_.next(tok)) r_.error("empty file (not an op graph)");
     if (tok.size() != 2 || tok[0] != "nkisim-opgraph") r_.error("not an nkisim op graph (no 'nkisim-opgraph' header)");
+    uint64_t instrs = 0;
     while (r_.next(tok)) {
       const std::string_view k = tok[0];
       if (k == "target") {
@@ -523,7 +530,16 @@ class Replayer {
       } else if (k == "data" || k == "shadow" || k == "final") {
         want(tok, 3);
         r_.data(r_.integer(tok[2], "bytes"));
+      } else if (k == "instr") {
+        ++instrs;
       }
+    }
+    // No target: the recorder writes one before the first instruction, so this graph has only
+    // allocations (made without an interpreter to ask). The largest SBUF holds them all.
+    if (target_ == nullptr) {
+      if (instrs > 0) r_.error("the file has instructions but no 'target' record");
+      target_ = &Target::get(Gen::gen4);
+      res_.target = std::string(target_->name);
     }
   }
 
@@ -534,7 +550,6 @@ class Replayer {
   }
 
   Interpreter& core(int64_t c) {
-    if (target_ == nullptr) r_.error("no 'target' record before the first use of a core");
     if (c < 0 || c >= 64) r_.error("bad core " + std::to_string(c));
     auto it = cores_.find(static_cast<int>(c));
     if (it != cores_.end()) return *it->second;

@@ -160,3 +160,27 @@ def test_recorder_is_an_observer(tmp_path, rng):
     rec.finish()
     assert rec.instructions == 2
     assert _core.replay(rec.path)["bit_exact"]
+
+
+@pytest.mark.parametrize("target", ["trn1", "trn2"])
+def test_other_targets_and_allocation_only_kernels(tmp_path, rng, set_target, target):
+    set_target(target)
+    a = random(rng, (16, 8), F32)
+
+    def kernel(x):
+        t = sbuf((16, 8), nl.float32)
+        nisa.memset(t, 1.5)
+        nisa.tensor_tensor(t, t, t, op=nl.add)
+        out = nl.ndarray((16, 8), dtype=nl.float32, buffer=nl.shared_hbm)
+        nisa.dma_copy(out, t)
+        return out
+    path = tmp_path / "t.opg"
+    nki.simulate(kernel, record=str(path))(a)
+    r = _core.replay(str(path))
+    assert r["bit_exact"] and r["target"] == target and r["instructions"] == 3
+
+    def no_instructions(x):
+        sbuf((16, 8), nl.float32)
+    nki.simulate(no_instructions, record=str(path))(a)
+    r = _core.replay(str(path))
+    assert r["bit_exact"] and r["instructions"] == 0 and r["target"] == target
