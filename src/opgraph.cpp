@@ -356,6 +356,7 @@ class Reader {
     return p;
   }
   int line() const { return line_; }
+  size_t size() const { return text_.size(); }
   void rewind() {
     pos_ = 0;
     line_ = 0;
@@ -581,7 +582,7 @@ class Replayer {
     const DType dt = r_.dtype(tok[8]);
     const std::string nm = r_.str(tok[9]);
     if (on_chip_.count(id) || hbm_.count(id)) r_.error("allocation id " + std::to_string(id) + " used twice");
-    if (np < 1 || np > 1 << 20) r_.error("bad partition count");
+    if (np < 1 || np > target_->partitions) r_.error("bad partition count " + std::to_string(np));
     Memory& m = b == Buffer::psum ? in.psum() : in.sbuf();
     try {
       on_chip_[id] = m.allocate(static_cast<int>(np), bytes, dt, nm, std::make_pair(p0, off));
@@ -596,7 +597,8 @@ class Replayer {
     const Buffer b = r_.buffer(tok[2]);
     if (!is_hbm(b)) r_.error("'hbm' is for private_hbm or shared_hbm");
     const int64_t bytes = r_.integer(tok[3], "bytes");
-    if (bytes < 0 || bytes > (int64_t{1} << 40)) r_.error("bad byte count");
+    // Its contents follow in the file: a size beyond the file's is corrupt (never allocated).
+    if (bytes < 0 || static_cast<uint64_t>(bytes) > r_.size()) r_.error("bad byte count " + std::to_string(bytes));
     const bool ro = r_.integer(tok[4], "read-only flag") != 0;
     if (on_chip_.count(id) || hbm_.count(id)) r_.error("allocation id " + std::to_string(id) + " used twice");
     auto a = make_hbm(b, bytes, DType::uint8, r_.str(tok[5]));
@@ -655,7 +657,13 @@ class Replayer {
   void fill(const InstrDecl& d, void* op, const std::unordered_map<std::string_view, std::string_view>& vals) {
     for (const ParamDecl& p : d.params) {
       auto it = vals.find(p.name);
-      if (it == vals.end()) continue;  // recorded before the parameter existed: its default
+      if (it == vals.end()) {
+        // Recorded before an optional parameter existed: its default. A required one is missing.
+        if (p.required() || p.kind == Kind::tensor)
+          r_.error("nki.isa." + std::string(d.name) + ": the required parameter '" +
+                   std::string(p.name) + "' is missing");
+        continue;
+      }
       const std::string_view v = it->second;
       const std::string what = std::string(d.name) + ": " + std::string(p.name);
       switch (p.kind) {

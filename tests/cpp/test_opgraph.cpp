@@ -154,6 +154,13 @@ TEST_CASE("a recorded op graph replays bit-exactly") {
     spit(path, t);
     CHECK_THROWS_WITH(replay(path), Catch::Contains("line ") && Catch::Contains("op0"));
   }
+  SECTION("a missing required operand is named, not dereferenced") {
+    std::string t = slurp(path);
+    const size_t at = t.find(" dst=", t.find("instr 0 tensor_scalar"));
+    t.erase(at, t.find(' ', at + 1) - at);
+    spit(path, t);
+    CHECK_THROWS_WITH(replay(path), Catch::Contains("required parameter 'dst' is missing"));
+  }
   SECTION("an unknown instruction is named") {
     std::string t = slurp(path);
     const size_t at = t.find("instr 0 iota");
