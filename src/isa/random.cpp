@@ -251,7 +251,10 @@ void execute(Rand2Op& op, Interpreter& in) {
                   [&](int64_t row, int64_t c0, int64_t nc, const uint32_t* r) {
                     float* x = lanes<float>(0, nc);
                     const float a = lo[row], w = hi[row] - lo[row];
-                    for (int64_t i = 0; i < nc; ++i) x[i] = a + unit(r[i]) * w;
+                    // Two roundings (product, then sum) in two loops, never a fused
+                    // multiply-add: the same values on every machine.
+                    for (int64_t i = 0; i < nc; ++i) x[i] = unit(r[i]) * w;
+                    for (int64_t i = 0; i < nc; ++i) x[i] += a;
                     store<float>(d, row, 1, c0, nc, x);
                   });
 }
