@@ -139,3 +139,21 @@ def test_errors(set_target):
     set_target("trn1")
     with pytest.raises(nisa.NkiValidationError, match=r"nki\.isa\.rng: engine: runs on"):
         draw((8, 8), engine=nisa.engine.gpsimd)
+
+
+@pytest.mark.parametrize("seeded", [False, True])
+def test_each_core_of_an_lnc2_launch_has_its_own_state(seeded):
+    out = np.zeros((2, 128, 8), np.uint32)
+
+    @nki.jit
+    def k(y):
+        pid = nl.program_id()
+        if seeded:
+            nisa.set_rng_seed(seed_tile(17))
+        t = sbuf((128, 8), nl.uint32)
+        nisa.rng(t)
+        nisa.dma_copy(y[pid], t)
+    nki.simulate(k[2])(out)
+    for core in range(2):
+        ref, _ = vector_draw(vector_states(17 if seeded else core), 8)
+        np.testing.assert_array_equal(out[core], ref)
