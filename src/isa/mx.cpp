@@ -79,22 +79,16 @@ inline float e8m0(uint8_t s) {
   return std::bit_cast<float>(uint32_t(s) << 23);
 }
 
-// Dequantize data [K, C] x4 with its scales into out[(4k + q) * C + c] (contraction-major rows).
-void dequantize(const Tensor& data, const Tensor& scale, float* out) {
-  const Rows d = rows_of(data), s = rows_of(scale);
-  const int64_t K = d.nrows, C = d.ncols;
-  const DType t = data.dtype();
-  std::byte* raw = scratch_raw(0, static_cast<size_t>(C * d.es));
-  uint8_t* sc = reinterpret_cast<uint8_t*>(scratch_raw(1, static_cast<size_t>(C)));
+// Dequantize K rows of C x4 elements (raw, contiguous) with the group scales sc [K / 8, C] into
+// out[(4k + q) * C + c] (contraction-major rows).
+void dequantize_raw(DType t, const std::byte* raw, const uint8_t* sc, int64_t K, int64_t C,
+                    int64_t es, float* out) {
   float* vals = lanes<float>(0, 4 * C);
   float* fac = lanes<float>(1, C);
   for (int64_t k = 0; k < K; ++k) {
-    if (k % 8 == 0) {
-      gather_raw(s, scale_row(k / 8), 1, 0, C, sc);
-      for (int64_t c = 0; c < C; ++c) fac[c] = e8m0(sc[c]);
-    }
-    gather_raw(d, k, 1, 0, C, raw);
-    x4_to_f32(t, raw, vals, static_cast<size_t>(C));
+    if (k % 8 == 0)
+      for (int64_t c = 0; c < C; ++c) fac[c] = e8m0(sc[(k / 8) * C + c]);
+    x4_to_f32(t, raw + k * C * es, vals, static_cast<size_t>(C));
     float* r0 = out + (4 * k) * C;
     for (int64_t c = 0; c < C; ++c) {
       const float f = fac[c];
@@ -105,6 +99,72 @@ void dequantize(const Tensor& data, const Tensor& scale, float* out) {
       r0[3 * C + c] = v[3] * f;
     }
   }
+}
+
+// Dequantized operands of recent instructions on this thread, keyed by their exact bytes: a
+// kernel that multiplies the same quantized tile many times (a moving tile against every
+// stationary tile) dequantizes it once. A hit is decided by comparing the operand's raw data
+// and scale bytes with the cached copy (memcmp), so it is exact whatever wrote the memory.
+struct DequantEntry {
+  DType t = DType::uint8;
+  int64_t K = 0, C = 0;
+  std::vector<std::byte> raw;
+  std::vector<uint8_t> scales;
+  std::vector<float> out;
+  uint64_t used = 0;
+};
+struct DequantCache {
+  std::vector<DequantEntry> entries;
+};
+constexpr size_t kCacheEntries = 24;  // up to ~32 MB per thread
+constexpr size_t kCacheMinElems = 4096;  // small operands: dequantizing is cheaper than looking up
+
+const float* dequantized(const Tensor& data, const Tensor& scale, uint64_t stamp) {
+  const Rows d = rows_of(data), s = rows_of(scale);
+  const int64_t K = d.nrows, C = d.ncols, es = d.es;
+  const DType t = data.dtype();
+  const size_t nraw = static_cast<size_t>(K * C * es), nsc = static_cast<size_t>(K / 8 * C);
+  thread_local DequantCache cache;
+  const bool cached = static_cast<size_t>(K * C) >= kCacheMinElems;
+  std::byte* raw = scratch_raw(2, nraw);
+  uint8_t* sc = reinterpret_cast<uint8_t*>(scratch_raw(3, nsc));
+  gather_raw(d, 0, K, 0, C, raw);
+  for (int64_t g = 0; g < K / 8; ++g) gather_raw(s, scale_row(g), 1, 0, C, sc + g * C);
+  if (cached) {
+    for (auto& e : cache.entries)
+      if (e.t == t && e.K == K && e.C == C && std::memcmp(e.raw.data(), raw, nraw) == 0 &&
+          std::memcmp(e.scales.data(), sc, nsc) == 0) {
+        e.used = stamp;
+        return e.out.data();
+      }
+  }
+  if (!cached) {
+    float* out = lanes<float>(2 + static_cast<int>(stamp & 1), static_cast<size_t>(4 * K * C));
+    dequantize_raw(t, raw, sc, K, C, es, out);
+    return out;
+  }
+  DequantEntry* slot = nullptr;
+  if (cache.entries.size() < kCacheEntries) {
+    cache.entries.reserve(kCacheEntries);  // entries never move: returned pointers stay valid
+    slot = &cache.entries.emplace_back();
+  } else {  // the least recently used entry that this instruction does not hold
+    for (auto& e : cache.entries)
+      if (e.used + 1 < stamp && (slot == nullptr || e.used < slot->used)) slot = &e;
+  }
+  slot->t = t;
+  slot->K = K;
+  slot->C = C;
+  slot->raw.assign(raw, raw + nraw);
+  slot->scales.assign(sc, sc + nsc);
+  slot->out.resize(static_cast<size_t>(4 * K * C));
+  slot->used = stamp;
+  dequantize_raw(t, raw, sc, K, C, es, slot->out.data());
+  return slot->out.data();
+}
+
+uint64_t next_stamp() {
+  thread_local uint64_t clock = 0;
+  return ++clock;
 }
 
 enum class WrittenState { none, some, all };
@@ -251,10 +311,9 @@ void execute(MatmulMxOp& op, Interpreter&) {
   const Rows d = rows_of(op.dst);
   const int64_t K4 = 4 * op.stationary.partitions();
   const int64_t M = d.nrows, N = d.ncols;
-  float* A = lanes<float>(2, K4 * M);
-  float* B = lanes<float>(3, K4 * N);
-  dequantize(op.stationary, op.stationary_scale, A);
-  dequantize(op.moving, op.moving_scale, B);
+  const uint64_t stamp = next_stamp();
+  const float* A = dequantized(op.stationary, op.stationary_scale, 2 * stamp);
+  const float* B = dequantized(op.moving, op.moving_scale, 2 * stamp + 1);
   Eigen::Map<const RowMat> Am(A, K4, M), Bm(B, K4, N);
 
   const WrittenState w = op.accumulate ? (*op.accumulate ? WrittenState::all : WrittenState::none)

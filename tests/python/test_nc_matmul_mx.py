@@ -224,3 +224,35 @@ def test_x4_views_must_pack():
     with pytest.raises(nisa.NkiValidationError, match=r"cannot view .* as float8_e5m2_x4: the last dimension's bytes "
                                                       r"are not a multiple of the new element size"):
         nki.simulate(kernel)()
+
+
+def test_reused_and_rewritten_operands(rng):
+    """The same tiles multiplied again, then one data element and one scale rewritten: every
+    result follows the current memory (dequantized operands are reused only for identical bytes)."""
+    x4 = "float8_e4m3fn_x4"
+    st, sgs, sts = mx_operand(rng, 128, 128, x4)
+    mv, mgs, mvs = mx_operand(rng, 128, 512, x4)
+
+    def kernel(a, asc, b, bsc):
+        A, AS, B, BS = load_x4(a, x4), load_u8(asc), load_x4(b, x4), load_u8(bsc)
+        outs = []
+        for step in range(4):
+            if step == 2:
+                nisa.memset(B.view(nl.uint32)[5:6, 7:8], 0x38383838)   # four 1.0 values
+            if step == 3:
+                nisa.memset(BS[0:1, 3:4], 120)
+            d = psum((128, 512))
+            nisa.nc_matmul_mx(d, A, B, AS, BS, accumulate=False)
+            outs.append(store(d))
+        return tuple(outs)
+    r0, r1, r2, r3 = nki.simulate(kernel)(st, sts, mv, mvs)
+    ref = matmul_mx(st, sgs, mv, mgs, x4, x4)
+    check(r0, ref)
+    np.testing.assert_array_equal(r0, r1)
+    mv2 = mv.copy()
+    mv2[5, 7] = 0x38383838
+    check(r2, matmul_mx(st, sgs, mv2, mgs, x4, x4))
+    mgs2 = mgs.copy()
+    mgs2[0, 3] = 120
+    check(r3, matmul_mx(st, sgs, mv2, mgs2, x4, x4))
+    assert not np.array_equal(r2, r3)
