@@ -138,18 +138,18 @@ const float* dequantized(const Tensor& data, const Tensor& scale, uint64_t stamp
         return e.out.data();
       }
   }
-  if (!cached) {
+  DequantEntry* slot = nullptr;
+  if (cached && cache.entries.size() < kCacheEntries) {
+    cache.entries.reserve(kCacheEntries);  // entries never move: returned pointers stay valid
+    slot = &cache.entries.emplace_back();
+  } else if (cached) {  // the least recently used entry that this instruction does not hold
+    for (auto& e : cache.entries)
+      if (e.used + 1 < stamp && (slot == nullptr || e.used < slot->used)) slot = &e;
+  }
+  if (slot == nullptr) {
     float* out = lanes<float>(2 + static_cast<int>(stamp & 1), static_cast<size_t>(4 * K * C));
     dequantize_raw(t, raw, sc, K, C, es, out);
     return out;
-  }
-  DequantEntry* slot = nullptr;
-  if (cache.entries.size() < kCacheEntries) {
-    cache.entries.reserve(kCacheEntries);  // entries never move: returned pointers stay valid
-    slot = &cache.entries.emplace_back();
-  } else {  // the least recently used entry that this instruction does not hold
-    for (auto& e : cache.entries)
-      if (e.used + 1 < stamp && (slot == nullptr || e.used < slot->used)) slot = &e;
   }
   slot->t = t;
   slot->K = K;

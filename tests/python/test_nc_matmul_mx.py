@@ -256,3 +256,35 @@ def test_reused_and_rewritten_operands(rng):
     mgs2[0, 3] = 120
     check(r3, matmul_mx(st, sgs, mv2, mgs2, x4, x4))
     assert not np.array_equal(r2, r3)
+
+
+def test_many_distinct_operands_cycle_through_the_reuse(rng):
+    """More distinct operands than are kept dequantized, each used twice: results stay exact."""
+    x4 = "float8_e5m2_x4"
+    T = 30
+    st, sgs, sts = mx_operand(rng, 32, 128, x4)
+    ops = [mx_operand(rng, 32, 128, x4) for _ in range(T)]
+    mv = np.stack([o[0] for o in ops])
+    mvs = np.stack([o[2] for o in ops])
+
+    def kernel(a, asc, b, bsc):
+        A, AS = load_x4(a, x4), load_u8(asc)
+        B = sbuf((32, T, 128), x4)
+        BS = sbuf((4, T, 128), nl.uint8)
+        for t in range(T):
+            nisa.dma_copy(B[:, t, :], b[t].view(x4))
+            nisa.dma_copy(BS[:, t, :], bsc[t])
+        out = nl.ndarray((2, T, 128, 128), dtype=nl.float32, buffer=nl.shared_hbm)
+        for rep in range(2):
+            for t in range(T):
+                d = psum((128, 128))
+                nisa.nc_matmul_mx(d, A, B[:, t, :], AS, BS[:, t, :])
+                s = sbuf((128, 128), nl.float32)
+                nisa.tensor_copy(s, d)
+                nisa.dma_copy(out[rep, t], s)
+        return out
+    out = nki.simulate(kernel)(st, sts, mv, mvs)
+    for t in range(T):
+        ref = matmul_mx(st, sgs, mv[t], ops[t][1], x4, x4)
+        check(out[0, t], ref)
+        np.testing.assert_array_equal(out[0, t], out[1, t])
