@@ -218,32 +218,31 @@ void execute(QuantizeMxOp& op, Interpreter&) {
     float* x = lanes<float>(0, 8 * F);
     uint8_t* q = reinterpret_cast<uint8_t*>(scratch_raw(0, static_cast<size_t>(8 * F)));
     uint8_t* scales = reinterpret_cast<uint8_t*>(scratch_raw(1, static_cast<size_t>(C)));
-    uint32_t* mexp = reinterpret_cast<uint32_t*>(scratch_raw(2, static_cast<size_t>(C) * 4));
+    uint32_t* ebits = reinterpret_cast<uint32_t*>(scratch_raw(2, static_cast<size_t>(F) * 4));
+    float* inv = lanes<float>(1, F);
     for (int64_t g = ga; g < gb; ++g) {
       load<float>(s, 8 * g, 8, 0, F, x);
-      std::fill(mexp, mexp + C, 0u);
+      // Exponent field of each column's largest value over the 8 partitions (flat, vectorizable),
+      // then the max of each 4 consecutive columns.
+      std::fill(ebits, ebits + F, 0u);
       for (int64_t r = 0; r < 8; ++r) {
         const float* xr = x + r * F;
-        for (int64_t cc = 0; cc < C; ++cc) {
-          uint32_t m = 0;
-          for (int k = 0; k < 4; ++k) m = std::max(m, (std::bit_cast<uint32_t>(xr[4 * cc + k]) >> 23) & 0xffu);
-          mexp[cc] = std::max(mexp[cc], m);
-        }
+        for (int64_t i = 0; i < F; ++i)
+          ebits[i] = std::max(ebits[i], std::bit_cast<uint32_t>(xr[i]) & 0x7f800000u);
       }
-      float* inv = lanes<float>(1, C);
       for (int64_t cc = 0; cc < C; ++cc) {
-        const int sv = std::max(0, static_cast<int>(mexp[cc]) - emax);
+        const uint32_t m = std::max(std::max(ebits[4 * cc], ebits[4 * cc + 1]),
+                                    std::max(ebits[4 * cc + 2], ebits[4 * cc + 3])) >> 23;
+        const int sv = std::max(0, static_cast<int>(m) - emax);
         scales[cc] = static_cast<uint8_t>(sv);
         // 1 / 2^(sv - 127) = 2^(127 - sv), exact for sv in [0, 254]; 2^127 at most.
-        inv[cc] = std::bit_cast<float>(uint32_t(254 - sv) << 23);
+        const float f = std::bit_cast<float>(uint32_t(254 - sv) << 23);
+        inv[4 * cc] = inv[4 * cc + 1] = inv[4 * cc + 2] = inv[4 * cc + 3] = f;
       }
       for (int64_t r = 0; r < 8; ++r) {
         float* xr = x + r * F;
-        for (int64_t cc = 0; cc < C; ++cc)
-          for (int k = 0; k < 4; ++k) {
-            const float v = xr[4 * cc + k] * inv[cc];
-            xr[4 * cc + k] = v != v ? v : std::min(std::max(v, -maxv), maxv);
-          }
+        // Exact power-of-two scaling, then saturation (NaN stays NaN through max/min).
+        for (int64_t i = 0; i < F; ++i) xr[i] = std::min(std::max(xr[i] * inv[i], -maxv), maxv);
         x4_from_f32(td, xr, q + r * F, static_cast<size_t>(C));
       }
       scatter_raw(d, 8 * g, 8, 0, C, q);
@@ -324,9 +323,14 @@ void execute(MatmulMxOp& op, Interpreter&) {
   float* R = in_place ? reinterpret_cast<float*>(d.base) : lanes<float>(4, M * N);
   OutMap Rm(R, M, N, Eigen::OuterStride<>(in_place ? d.row_stride / 4 : N));
   const bool add = in_place && w == WrittenState::all;
+  // The contraction in slices of 128 rows: each product's panels stay cache-sized.
   auto gemm = [&](int64_t c0, int64_t nc) {
-    if (add) Rm.middleCols(c0, nc).noalias() += Am.transpose() * Bm.middleCols(c0, nc);
-    else Rm.middleCols(c0, nc).noalias() = Am.transpose() * Bm.middleCols(c0, nc);
+    for (int64_t k0 = 0; k0 < K4; k0 += 128) {
+      const int64_t kn = std::min<int64_t>(128, K4 - k0);
+      auto prod = Am.middleRows(k0, kn).transpose() * Bm.block(k0, c0, kn, nc);
+      if (add || k0 > 0) Rm.middleCols(c0, nc).noalias() += prod;
+      else Rm.middleCols(c0, nc).noalias() = prod;
+    }
   };
   if (M * N * K4 >= (int64_t{1} << 21) && N >= 64) {
     const int64_t half = (N / 2 + 15) / 16 * 16;

@@ -130,3 +130,14 @@ def test_errors(rng, set_target):
     set_target("trn2")
     with pytest.raises(V, match=r"nki\.isa\.quantize_mx.*not available on trn2 \(it needs trn3"):
         run_quantize(x, "float8_e5m2_x4")
+
+
+@pytest.mark.parametrize("x4", X4)
+def test_inf_and_nan_inputs_follow_the_reference(rng, x4):
+    x = sample(rng, (32, 16)).astype(np.float32)
+    x[0, 0], x[9, 5], x[17, 10] = np.inf, -np.inf, np.nan
+    x = x.astype(BF16)
+    data, hw = run_quantize(x, x4)
+    ref_data, ref_scale = quantize(x.astype(np.float32), x4)
+    np.testing.assert_array_equal(from_hw_scale(hw, 32), ref_scale)
+    np.testing.assert_array_equal(data, ref_data)
