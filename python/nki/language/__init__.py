@@ -485,7 +485,24 @@ def device_print(print_prefix, tensor):
     print(print_prefix, arr, flush=True)
 
 
+# ---------------------------------------------------------------- not implemented yet
+def _absent(fname):
+    def f(*args, **kwargs):
+        _errors.fail(_Unsupported, f"nl.{fname} is not implemented by nkisim yet")
+    f.__name__ = f.__qualname__ = fname
+    return f
+
+
+for _n in ["load_transpose2d", "rand", "random_seed", "shared_constant", "arctan_", "ceil",
+           "floor", "trunc", "cos", "tan", "dropout", "rms_norm", "var", "broadcast_to",
+           "expand_dims", "where", "gather_flattened", "dynamic_range", "divide", "fmod", "mod"]:
+    if not _n.endswith("_"):
+        globals()[_n] = _absent(_n)
+del _n
+
+
 # ---------------------------------------------------------------- random numbers (issue 10)
+# (defined after the list above, so these replace its placeholders)
 def random_seed(seed):
     """Seed the Vector engine's generators from a [1, 1] 32-bit tensor (nisa.set_rng_seed)."""
     _isa.set_rng_seed(seed)
@@ -520,21 +537,6 @@ def dropout(x, rate, dtype=None):
     _isa.tensor_copy(out, t)
     return out
 
-
-# ---------------------------------------------------------------- not implemented yet
-def _absent(fname):
-    def f(*args, **kwargs):
-        _errors.fail(_Unsupported, f"nl.{fname} is not implemented by nkisim yet")
-    f.__name__ = f.__qualname__ = fname
-    return f
-
-
-for _n in ["load_transpose2d", "shared_constant", "arctan_", "ceil",
-           "floor", "trunc", "cos", "tan", "rms_norm", "var", "broadcast_to",
-           "expand_dims", "where", "gather_flattened", "dynamic_range", "divide", "fmod", "mod"]:
-    if not _n.endswith("_"):
-        globals()[_n] = _absent(_n)
-del _n
 
 # nl.copy doubles as the identity activation.
 _ops.register(globals())
