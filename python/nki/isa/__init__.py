@@ -224,3 +224,4 @@ for _n in ["nc_matmul_mx", "activation_reduce_", "scalar_tensor_tensor", "tensor
         continue
     globals()[_n] = _absent(_n)
 del _n
+from .._object import NKIObject  # noqa: E402,F401  (the same class as nki.language.NKIObject)
