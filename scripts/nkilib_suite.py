@@ -64,6 +64,9 @@ CAUSES = [
     (r"nisa\.VirtualRegister|registers are not supported", "registers / dynamic control flow"),
     (r"register-valued \(dynamic\) slices", "dynamic slices (nl.ds with a register)"),
     (r"(\w+): must be a member of nki\.isa\.(\w+)", "int/str where enum expected ({0}, issue 6)"),
+    (r"PerRankLazyInputGenerator", "multi-rank (collective) test: the harness's simulation mode "
+     "takes one input dict"),
+    (r"The size of tensor a \(\d+\) must match", "error in the library's torch golden reference"),
     (r"Timeout", "per-test timeout"),
     (r"MemoryError|Unable to allocate|std::bad_alloc|Cannot allocate memory",
      "memory cap (golden or inputs too large)"),

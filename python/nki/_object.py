@@ -10,14 +10,14 @@ back. The synthesised constructor is chosen when the class is first instantiated
 decorator has run:
 
 - the class (or an NKIObject base) defines `__init__` in its body: that `__init__` is used;
-- the class is a dataclass: the dataclass `__init__` is used, extended with the unannotated class
-  attributes it does not know (e.g. `@dataclass class P(NKIObject): idx = None`; `P(idx=1)`);
+- the class is a dataclass: the dataclass `__init__` is used, with NKI's defaults: a field
+  without a default that is not passed is None (nki-library builds such configs without every
+  field), and the unannotated class attributes the dataclass does not know are accepted too
+  (e.g. `@dataclass class P(NKIObject): idx = None`; `P(idx=1)`);
 - otherwise: the synthesised constructor described above.
 """
 import dataclasses as _dc
 import inspect as _inspect
-
-_MISSING = object()
 
 
 def _data_attributes(klass):
@@ -51,13 +51,17 @@ def _plan(cls):
     if any(k.__dict__.get("_nki_user_init") for k in chain):
         return ("user", None)
     if _dc.is_dataclass(cls):
+        fields = [f for f in _dc.fields(cls) if f.init]
         known = {f.name for f in _dc.fields(cls)}
         extras = []
         for k in chain:
             for n in _data_attributes(k):
                 if n not in known and n not in extras:
                     extras.append(n)
-        return ("dataclass", extras)
+        # Fields without a default: NKI's initializer defaults them to None.
+        required = [f.name for f in fields
+                    if f.default is _dc.MISSING and f.default_factory is _dc.MISSING]
+        return ("dataclass", ([f.name for f in fields], required, extras))
     fields = {}
     for k in chain:
         for n, a in k.__dict__.get("__annotations__", {}).items():
@@ -75,10 +79,17 @@ class _NKIObjectMeta(type):
             plan = _plan(cls)
             type.__setattr__(cls, "_nki_plan", plan)
         kind, spec = plan
-        if kind == "user" or (kind == "dataclass" and not spec):
+        if kind == "user":
             return super().__call__(*args, **kwargs)
         if kind == "dataclass":
-            n_init = sum(1 for f in _dc.fields(cls) if f.init)
+            init_names, required, spec = spec
+            n_init = len(init_names)
+            given = set(init_names[:len(args)]) | set(kwargs)
+            for name in required:
+                if name not in given:
+                    kwargs[name] = None
+            if not spec:
+                return super().__call__(*args, **kwargs)
             extra = {}
             for name, value in zip(spec, args[n_init:]):
                 extra[name] = value

@@ -109,6 +109,11 @@ def test_dataclass_field_order_and_inheritance_are_the_dataclass_ones():
     assert [f.name for f in dataclasses.fields(m)] == ["_pmax", "T", "H", "K", "E"]
     assert (m._pmax, m.T, m.H, m.K, m.E) == (128, 4, 256, None, None)
     assert ManyFields(1, 2, 3, 4) == ManyFields(_pmax=1, T=2, H=3, K=4)
+    # A field without a default left out by the caller is None, as NKI's initializer makes it
+    # (mlp_tkg_constants builds MLPTKGConstantsDimensionSizes without one of its fields).
+    partial = ManyFields(_pmax=128, H=256)
+    assert partial.T is None and partial.H == 256
+    assert ManyFields(1).T is None
     c = ManyFieldsChild(1, 2, 3, extra=9)
     assert c.extra == 9 and c.K is None
     assert dataclasses.replace(m, T=8).T == 8
