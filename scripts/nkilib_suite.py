@@ -60,13 +60,14 @@ CAUSES = [
     (r"nki\.isa\.(\w+) is not implemented", "missing instruction nisa.{0}"),
     (r"nl\.(\w+) is not implemented", "missing nl.{0}"),
     (r"nki\.collectives\.(\w+) is not implemented", "collectives not simulated (ncc.{0})"),
-    (r"\.ap\(scalar_offset=\.\.\., vector_offset=\.\.\.\)", "indirect/dynamic access pattern (.ap offsets)"),
+    (r"\.ap\(scalar_offset=\.\.\., vector_offset=\.\.\.\)", "indirect/dynamic access pattern (.ap scalar_offset/vector_offset)"),
     (r"nisa\.VirtualRegister|registers are not supported", "registers / dynamic control flow"),
     (r"register-valued \(dynamic\) slices", "dynamic slices (nl.ds with a register)"),
     (r"(\w+): must be a member of nki\.isa\.(\w+)", "int/str where enum expected ({0}, issue 6)"),
     (r"PerRankLazyInputGenerator", "multi-rank (collective) test: the harness's simulation mode "
      "takes one input dict"),
     (r"The size of tensor a \(\d+\) must match", "error in the library's torch golden reference"),
+    (r"nki\.compiler\.frontend", "trace-only test: needs the NKI compiler (neuronx-cc)"),
     (r"Timeout", "per-test timeout"),
     (r"MemoryError|Unable to allocate|std::bad_alloc|Cannot allocate memory",
      "memory cap (golden or inputs too large)"),
@@ -120,6 +121,8 @@ def main():
     ap.add_argument("-j", type=int, default=2, help="pytest-xdist workers (at most 2 here)")
     ap.add_argument("--platform", default="trn2")
     ap.add_argument("--out", default="build/nkilib-suite")
+    ap.add_argument("--summarize", action="store_true", help="only summarise the results already "
+                    "in --out (collect.txt, sample.txt, junit.xml)")
     args, extra = ap.parse_known_args()
     if not args.nkilib or not os.path.isdir(os.path.join(args.nkilib, "test")):
         sys.exit("set NKILIB_PATH (or --nkilib) to a checkout of aws-neuron/nki-library")
@@ -136,19 +139,27 @@ def main():
                          "no:cacheprovider", "--test-mode", "simulation", "--platform-target",
                          args.platform]
     t0 = datetime.datetime.now(datetime.timezone.utc)
-    ids, collect_errors = collect(args, env)
-    chosen, totals = sample(ids, args.per_file)
     listing = os.path.join(args.out, "sample.txt")
-    with open(listing, "w") as f:
-        for items in chosen.values():
-            for i in items:
-                f.write(f"test/{i}\n")
     junit = os.path.join(args.out, "junit.xml")
-    cmd = args.pytest + ["-q", "-n", str(args.j), "--timeout", str(args.timeout),
-                         "--junitxml", junit, "-o", "junit_logging=no", f"@{listing}"]
-    run(cmd, args.nkilib, env, os.path.join(args.out, "run.txt"))
+    if args.summarize:
+        log = os.path.join(args.out, "collect.txt")
+        ids = [ln.strip() for ln in open(log) if "::" in ln and not ln.startswith(("ERROR", "E "))]
+        collect_errors = []
+        chosen, totals = sample(ids, args.per_file)
+        t0 = datetime.datetime.fromtimestamp(os.path.getmtime(log), datetime.timezone.utc)
+    else:
+        ids, collect_errors = collect(args, env)
+        chosen, totals = sample(ids, args.per_file)
+        with open(listing, "w") as f:
+            for items in chosen.values():
+                for i in items:
+                    f.write(f"test/{i}\n")
+        cmd = args.pytest + ["-q", "-n", str(args.j), "--timeout", str(args.timeout),
+                             "--junitxml", junit, "-o", "junit_logging=no", f"@{listing}"]
+        run(cmd, args.nkilib, env, os.path.join(args.out, "run.txt"))
     results = parse_junit(junit)
-    t1 = datetime.datetime.now(datetime.timezone.utc)
+    t1 = datetime.datetime.fromtimestamp(os.path.getmtime(junit), datetime.timezone.utc) \
+        if os.path.exists(junit) else datetime.datetime.now(datetime.timezone.utc)
 
     rows, causes = [], collections.Counter()
     examples = {}

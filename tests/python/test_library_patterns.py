@@ -288,3 +288,47 @@ def test_cpu_simulate_with_lnc_and_nc_version(monkeypatch):
     monkeypatch.setenv("NKI_NC_VERSION", "gen2")
     with pytest.raises(nisa.NkiValidationError, match="LNC"):
         nki.cpu_simulate(_add_one)[2](a)
+
+
+# ---------------------------------------------------------------- views created but not used
+def test_out_of_bounds_ap_view_is_an_error_only_when_used():
+    """output_projection_tkg builds `w.ap(offset=... + h_2_idx)` for every slot of its last,
+    incomplete PSUM tile and guards only the matmul with `if h_2_idx < h_2_size`."""
+    def k(a):
+        w = load(a)  # (4, 8): 8 elements per partition
+        o = sbuf((4, 2), nl.float32)
+        for idx in range(6):
+            v = w.ap(pattern=[[8, 4], [4, 2]], offset=idx)  # elements idx and idx + 4
+            assert tuple(v.shape) == (4, 2)
+            if idx < 4:
+                nisa.tensor_copy(o, v)
+        return store(o)
+    a = np.arange(32, dtype=np.float32).reshape(4, 8)
+    assert_equal(nki.simulate(k)(a), a[:, [3, 7]])
+
+    def k_bad(a):
+        w = load(a)
+        o = sbuf((4, 2), nl.float32)
+        nisa.tensor_copy(o, w.ap(pattern=[[8, 4], [4, 2]], offset=4))
+    with kernel_raises(nisa.NkiOutOfBoundsError, match=r"reaches elements \[4, 8\].*using it in an "
+                                                       r"instruction is not"):
+        nki.simulate(k_bad)(a)
+
+
+def test_empty_slice_is_an_error_only_when_used():
+    def k(a):
+        t = load(a)
+        rest = t[:, 0:0]
+        assert tuple(rest.shape) == (4, 0) and rest.size == 0
+        assert tuple(t[2:2, :].shape) == (0, 8)
+        if rest.shape[1]:
+            nisa.memset(rest, 1.0)
+        return store(t)
+    a = np.arange(32, dtype=np.float32).reshape(4, 8)
+    assert_equal(nki.simulate(k)(a), a)
+
+    def k_bad(a):
+        t = load(a)
+        nisa.memset(t[:, 3:3], 1.0)
+    with kernel_raises(nisa.NkiOutOfBoundsError, match="3:3 of dimension 1 .* selects no elements"):
+        nki.simulate(k_bad)(a)
