@@ -10,6 +10,10 @@ harness does not skip as too large for simulation. Tests run with the nki.testin
 under pytest-xdist (`-j` workers), a per-test timeout, and an address-space cap per worker
 (prlimit), so an oversized golden fails with MemoryError instead of exhausting the machine.
 
+A per-test timeout that fires while an LNC=2 kernel runs can take its xdist worker down (and
+pytest-xdist then stops the run with an INTERNALERROR): run the ids of sample.txt that have no
+result yet again with `--junitxml <out>/junit2.xml`; --summarize merges every junit*.xml in --out.
+
 Prints pass / fail / skip per file and the failure causes grouped (missing instruction, Python
 behaviour, memory, timeout, numerical mismatch, ...), and writes a JSON result next to the
 junit XML in --out.
@@ -157,7 +161,11 @@ def main():
         cmd = args.pytest + ["-q", "-n", str(args.j), "--timeout", str(args.timeout),
                              "--junitxml", junit, "-o", "junit_logging=no", f"@{listing}"]
         run(cmd, args.nkilib, env, os.path.join(args.out, "run.txt"))
-    results = parse_junit(junit)
+    results = {}
+    for name in sorted(os.listdir(args.out)):  # junit.xml, plus junit2.xml ... of continued runs
+        if name.startswith("junit") and name.endswith(".xml"):
+            for f, items in parse_junit(os.path.join(args.out, name)).items():
+                results.setdefault(f, []).extend(items)
     t1 = datetime.datetime.fromtimestamp(os.path.getmtime(junit), datetime.timezone.utc) \
         if os.path.exists(junit) else datetime.datetime.now(datetime.timezone.utc)
 
@@ -176,7 +184,7 @@ def main():
                 fc[label] += 1
                 examples.setdefault(label, ex)
         per_file_causes[f] = fc
-        rows.append((f.replace("integration/nkilib/", ""), totals.get(f, 0), len(chosen[f]), c["pass"],
+        rows.append((f.replace("integration/nkilib/", ""), totals.get(f, 0), len(got), c["pass"],
                      c["fail"], c["skip"], "; ".join(f"{k} x{v}" for k, v in fc.most_common())))
     w = max(len(r[0]) for r in rows) if rows else 10
     print(f"nki-library simulation suite on nkisim, {t0:%Y-%m-%d %H:%M} UTC, "

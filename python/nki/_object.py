@@ -46,7 +46,8 @@ def _is_classvar(annotation):
 
 
 def _plan(cls):
-    """('user', None) | ('dataclass', [extra names]) | ('synth', [(name, default)])."""
+    """How instances of cls are built: ('user', None) | ('dataclass', (init field names, names
+    without a default, unannotated extras)) | ('synth', [(field name, default)])."""
     chain = _chain(cls)
     if any(k.__dict__.get("_nki_user_init") for k in chain):
         return ("user", None)
