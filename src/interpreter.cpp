@@ -239,6 +239,7 @@ bool Interpreter::reset() {
   for (auto& row : counts_) row.fill(0);
   seq_ = 0;
   scalar_acc.fill(0.f);
+  vector_acc.fill(0.f);
   uninit_policy_ = policy_from_env();
   uninit_notice_.clear();
   return true;

@@ -71,6 +71,9 @@ class Interpreter {
 
   // Scalar-engine accumulators (activation reduce_cmd), one fp32 per partition lane.
   std::array<float, 128> scalar_acc{};
+  // Vector-engine accumulators (exponential, range_select, select_reduce,
+  // tensor_scalar_cumulative reduce_cmd), one fp32 per partition lane (issue 7).
+  std::array<float, 128> vector_acc{};
 
   // Reads of on-chip tensors that no instruction has written: NKI_SIM_UNINIT=off|warn|error.
   enum class UninitPolicy : uint8_t { off, warn, error };

@@ -256,3 +256,41 @@ void act_apply(ActFn f, const Block& b) {
 }
 
 }  // namespace nkisim::isa
+
+// ---------------------------------------------------------------- scans and folds (issue 7)
+namespace nkisim::isa {
+
+float alu_apply(AluOp op, float a, float b) {
+  float r = 0.f;
+  with_float_op(op, [&](auto f) { r = f(a, b); });
+  return r;
+}
+
+float alu_identity(AluOp op) { return reduce_identity<float>(op); }
+
+void alu_scan(AluOp op0, bool rev0, AluOp op1, bool rev1, const float* d0, const float* d1,
+              float init, int64_t n, float* out) {
+  with_float_op(op0, [&](auto f0) {
+    if (d1 == nullptr) {
+      float prev = init;
+      if (rev0)
+        for (int64_t i = 0; i < n; ++i) out[i] = prev = f0(prev, d0[i]);
+      else
+        for (int64_t i = 0; i < n; ++i) out[i] = prev = f0(d0[i], prev);
+      return;
+    }
+    with_float_op(op1, [&](auto f1) {
+      float prev = init;
+      for (int64_t i = 0; i < n; ++i) {
+        const float t = rev0 ? f0(prev, d0[i]) : f0(d0[i], prev);
+        out[i] = prev = rev1 ? f1(d1[i], t) : f1(t, d1[i]);
+      }
+    });
+  });
+}
+
+void row_reduce(AluOp op, const Block& x, float* out) {
+  for (int64_t r = 0; r < x.nr; ++r) alu_reduce(op, x.row(r), 1, x.nc, out + r);
+}
+
+}  // namespace nkisim::isa
