@@ -268,6 +268,20 @@ float alu_apply(AluOp op, float a, float b) {
 
 float alu_identity(AluOp op) { return reduce_identity<float>(op); }
 
+namespace {
+// An optimisation barrier: the compiler may not contract the operations around it into one FMA.
+inline void round_here(float& v) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  asm volatile("" : "+x"(v));
+#elif defined(__GNUC__)
+  asm volatile("" : "+w"(v));
+#else
+  volatile float t = v;
+  v = t;
+#endif
+}
+}  // namespace
+
 void alu_scan(AluOp op0, bool rev0, AluOp op1, bool rev1, const float* d0, const float* d1,
               float init, int64_t n, float* out) {
   with_float_op(op0, [&](auto f0) {
@@ -282,7 +296,8 @@ void alu_scan(AluOp op0, bool rev0, AluOp op1, bool rev1, const float* d0, const
     with_float_op(op1, [&](auto f1) {
       float prev = init;
       for (int64_t i = 0; i < n; ++i) {
-        const float t = rev0 ? f0(prev, d0[i]) : f0(d0[i], prev);
+        float t = rev0 ? f0(prev, d0[i]) : f0(d0[i], prev);
+        round_here(t);  // op0's result is rounded to float32 before op1 (no fused multiply-add)
         out[i] = prev = rev1 ? f1(d1[i], t) : f1(t, d1[i]);
       }
     });

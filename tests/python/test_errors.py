@@ -322,7 +322,8 @@ def reduce_res_wrong_shape():
                     reduce_cmd=nisa.reduce_cmd.reset_reduce)
 
 
-@case(V, r"nki\.isa\.activation: reduce_op: must be nl\.add, found maximum")
+@case(V, r"nki\.isa\.activation: reduce_op: must be nl\.add on trn1, found maximum",
+      target="trn1")
 def activation_reduce_op_not_add():
     nisa.activation(sbuf((16, 8), nl.float32), nl.exp, sbuf((16, 8), nl.float32),
                     reduce_op=nl.maximum, reduce_res=sbuf((16, 1), nl.float32),
