@@ -304,6 +304,44 @@ void alu_scan(AluOp op0, bool rev0, AluOp op1, bool rev1, const float* d0, const
   });
 }
 
+void alu_scan_rows(AluOp op0, bool rev0, AluOp op1, bool rev1, const Block& d0, const Block* d1,
+                   const float* init, const Block& out) {
+  constexpr int K = 8;  // rows scanned together: independent dependency chains run in parallel
+  const int64_t n = out.nc;
+  int64_t r = 0;
+  with_float_op(op0, [&](auto f0) {
+    auto g = [&](auto f1, bool two) {
+      for (; r + K <= out.nr; r += K) {
+        float prev[K];
+        const float* a[K];
+        const float* b[K];
+        float* o[K];
+        for (int k = 0; k < K; ++k) {
+          prev[k] = init[r + k];
+          a[k] = d0.row(r + k);
+          b[k] = two ? d1->row(r + k) : nullptr;
+          o[k] = out.row(r + k);
+        }
+        for (int64_t i = 0; i < n; ++i) {
+#pragma GCC unroll 8
+          for (int k = 0; k < K; ++k) {
+            float t = rev0 ? f0(prev[k], a[k][i]) : f0(a[k][i], prev[k]);
+            if (two) {
+              round_here(t);
+              t = rev1 ? f1(b[k][i], t) : f1(t, b[k][i]);
+            }
+            o[k][i] = prev[k] = t;
+          }
+        }
+      }
+    };
+    if (d1 == nullptr) g([](float x, float) { return x; }, false);
+    else with_float_op(op1, [&](auto f1) { g(f1, true); });
+  });
+  for (; r < out.nr; ++r)
+    alu_scan(op0, rev0, op1, rev1, d0.row(r), d1 ? d1->row(r) : nullptr, init[r], n, out.row(r));
+}
+
 void row_reduce(AluOp op, const Block& x, float* out) {
   for (int64_t r = 0; r < x.nr; ++r) alu_reduce(op, x.row(r), 1, x.nc, out + r);
 }

@@ -186,17 +186,20 @@ float alu_identity(AluOp op);
 // reverse1: op1(d1[i], .)). Without d1 (nullptr): out[i] = op0(d0[i], out[i-1]).
 void alu_scan(AluOp op0, bool rev0, AluOp op1, bool rev1, const float* d0, const float* d1,
               float init, int64_t n, float* out);
+// alu_scan on every row of a block (several rows at a time); init holds one value per row.
+void alu_scan_rows(AluOp op0, bool rev0, AluOp op1, bool rev1, const Block& d0, const Block* d1,
+                   const float* init, const Block& out);
 // out[r] = op folded over row r of x (a0 op a1 op ...).
 void row_reduce(AluOp op, const Block& x, float* out);
 // Physical partition (engine accumulator lane) of a tensor's first partition.
 inline int64_t lane0_of(const Tensor& t) {
   return t.allocation().start_partition + t.start_partition();
 }
-// Run f(r0, nr) over whole rows, about kBlockElems elements at a time; rows split across both
-// cores when the instruction is large.
+// Run f(r0, nr) over whole rows, about kBlockElems elements (and at least min_rows rows) at a
+// time; rows split across both cores when the instruction is large.
 template <class F>
-void for_rows(int64_t nrows, int64_t ncols, F&& f) {
-  const int64_t step = std::max<int64_t>(1, kBlockElems / std::max<int64_t>(1, ncols));
+void for_rows(int64_t nrows, int64_t ncols, F&& f, int64_t min_rows = 1) {
+  const int64_t step = std::max<int64_t>(min_rows, kBlockElems / std::max<int64_t>(1, ncols));
   auto body = [&](int64_t ra, int64_t rb) {
     for (int64_t r = ra; r < rb; r += step) f(r, std::min(step, rb - r));
   };

@@ -7,6 +7,8 @@ namespace nkisim {
 using namespace isa;
 
 namespace {
+constexpr int64_t kScanRows = 8;  // rows scanned together (independent chains)
+
 void require_binary_arith(const Check& c, const char* param, AluOp op) {
   NKISIM_REQUIRE(c, op != AluOp::none && !alu_is_bitvec(op) && !alu_is_unary(op), param,
                  "must be a binary arithmetic ALU operator such as nl.add or nl.multiply "
@@ -43,11 +45,9 @@ void execute(TensorTensorScanOp& op, Interpreter&) {
     const Block out = dst_block(d, direct, r0, nr, 0, N, lanes<float>(0, n));
     const Block x = src_block(a, r0, nr, 0, N, lanes<float>(1, n));
     const Block y = src_block(b, r0, nr, 0, N, lanes<float>(2, n));
-    for (int64_t r = 0; r < nr; ++r)
-      alu_scan(op.op0, op.reverse0, op.op1, op.reverse1, x.row(r), y.row(r), init[r0 + r], N,
-               out.row(r));
+    alu_scan_rows(op.op0, op.reverse0, op.op1, op.reverse1, x, &y, init.data() + r0, out);
     commit(d, r0, nr, 0, N, out);
-  });
+  }, kScanRows);
 }
 
 // ---------------------------------------------------------------- tensor_scalar_cumulative
@@ -109,12 +109,10 @@ void execute(TensorScalarCumulativeOp& op, Interpreter& in) {
     const int64_t n = nr * N;
     const Block out = dst_block(d, direct, r0, nr, 0, N, lanes<float>(0, n));
     apply_operand(op.op0, op.imm0, false, out, src_block(a, r0, nr, 0, N, lanes<float>(1, n)), r0);
-    for (int64_t r = 0; r < nr; ++r) {
-      alu_scan(op.op1, false, AluOp::none, false, out.row(r), nullptr, acc[r0 + r], N, out.row(r));
-      acc[r0 + r] = out.row(r)[N - 1];
-    }
+    alu_scan_rows(op.op1, false, AluOp::none, false, out, nullptr, acc + r0, out);
+    for (int64_t r = 0; r < nr; ++r) acc[r0 + r] = out.row(r)[N - 1];
     commit(d, r0, nr, 0, N, out);
-  });
+  }, kScanRows);
 }
 
 }  // namespace nkisim

@@ -4,9 +4,12 @@
 //                                j = range_start + free index, max into the Vector accumulator
 //   nisa.affine_select:          dst = cmp_op(affine value, 0) ? on_true_tile : on_false_value (GpSimd)
 //   nisa.tensor_copy_predicated: dst = src where predicate (dst unchanged elsewhere)
+#include <algorithm>
 #include <cfloat>
 #include <cstring>
 #include <limits>
+
+#include <Eigen/Core>
 
 #include "isa/common.hpp"
 
@@ -44,9 +47,8 @@ void with_cmp(AluOp op, Fn&& fn) {
 }
 
 float row_max(const float* x, int64_t n) {
-  float m = -std::numeric_limits<float>::infinity();
-  for (int64_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
-  return m;
+  if (n <= 0) return -std::numeric_limits<float>::infinity();
+  return Eigen::Map<const Eigen::ArrayXf>(x, n).maxCoeff();
 }
 
 // The Vector accumulator under a max reduction: before the instruction.
@@ -109,16 +111,26 @@ void execute(SelectReduceOp& op, Interpreter& in) {
   for_blocks(P, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
     const int64_t n = nr * nc;
     const Block x = src_block(t, r0, nr, c0, nc, lanes<float>(1, n));
-    const Block q = src_block(p, r0, nr, c0, nc, lanes<float>(2, n));
+    std::byte* qraw = scratch_raw(0, static_cast<size_t>(n) * p.es);  // predicate bits, as stored
+    gather_raw(p, r0, nr, c0, nc, qraw);
     const Block out = dst_block(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
-    for (int64_t r = 0; r < nr; ++r) {
-      const float f = fv[r0 + r];
-      const float* xr = x.row(r);
-      const float* qr = q.row(r);
-      float* o = out.row(r);
-      for (int64_t j = 0; j < nc; ++j) o[j] = ((qr[j] != 0.f) != rev) ? xr[j] : f;
-      if (active) acc[r0 + r] = std::max(acc[r0 + r], row_max(o, nc));
-    }
+    auto rows = [&](auto tag) {
+      using E = decltype(tag);
+      const E* q = reinterpret_cast<const E*>(qraw);
+      for (int64_t r = 0; r < nr; ++r) {
+        const float f = fv[r0 + r];
+        const float* xr = x.row(r);
+        const E* qr = q + r * nc;
+        float* o = out.row(r);
+        if (rev)
+          for (int64_t j = 0; j < nc; ++j) o[j] = qr[j] == 0 ? xr[j] : f;
+        else
+          for (int64_t j = 0; j < nc; ++j) o[j] = qr[j] != 0 ? xr[j] : f;
+        if (active) acc[r0 + r] = std::max(acc[r0 + r], row_max(o, nc));
+      }
+    };
+    if (p.es == 1) rows(uint8_t{});
+    else rows(uint16_t{});
     commit(d, r0, nr, c0, nc, out);
   });
   if (op.reduce_res) store<float>(rows_of(*op.reduce_res), 0, P, 0, 1, acc);
@@ -169,26 +181,60 @@ void execute(RangeSelectOp& op, Interpreter& in) {
   operand_rows(op.bound0, 0, P, b0.data());
   operand_rows(op.bound1, 0, P, b1.data());
   const float fill = static_cast<float>(op.on_false_value.value);
+  // idx = float(range_start + j) increases with j, so each comparison holds on a prefix
+  // (less, less_equal), a suffix (greater, greater_equal) or at most one j (equal) of the row:
+  // the selected columns of a row are one interval [lo, hi), found by binary search with the
+  // float32 comparison itself.
+  const int64_t N = d.ncols;
+  auto idx = [&](int64_t j) { return static_cast<float>(op.range_start + j); };
+  auto first = [&](auto&& pred) {  // first j in [0, N] with pred(j) (pred monotone false -> true)
+    int64_t a = 0, b = N;
+    while (a < b) {
+      const int64_t m = a + (b - a) / 2;
+      if (pred(m)) b = m;
+      else a = m + 1;
+    }
+    return a;
+  };
+  auto interval = [&](AluOp cmp, float bound) -> std::pair<int64_t, int64_t> {
+    switch (cmp) {
+      case AluOp::less: return {0, first([&](int64_t j) { return !(idx(j) < bound); })};
+      case AluOp::less_equal: return {0, first([&](int64_t j) { return !(idx(j) <= bound); })};
+      case AluOp::greater: return {first([&](int64_t j) { return idx(j) > bound; }), N};
+      case AluOp::greater_equal: return {first([&](int64_t j) { return idx(j) >= bound; }), N};
+      default: {  // equal
+        const int64_t a = first([&](int64_t j) { return idx(j) >= bound; });
+        return {a, (a < N && idx(a) == bound) ? a + 1 : a};
+      }
+    }
+  };
+  std::vector<int64_t> lo(static_cast<size_t>(P)), hi(static_cast<size_t>(P));
+  for (int64_t r = 0; r < P; ++r) {
+    const auto i0 = interval(op.comp_op0, b0[r]);
+    const auto i1 = interval(op.comp_op1, b1[r]);
+    lo[r] = std::max(i0.first, i1.first);
+    hi[r] = std::max(lo[r], std::min(i0.second, i1.second));
+  }
   const bool direct = dst_direct(d, {&t});
-  with_cmp(op.comp_op0, [&](auto c0f) {
-    with_cmp(op.comp_op1, [&](auto c1f) {
-      for_blocks(P, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
-        const int64_t n = nr * nc;
-        const Block x = src_block(t, r0, nr, c0, nc, lanes<float>(1, n));
-        const Block out = dst_block(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
-        for (int64_t r = 0; r < nr; ++r) {
-          const float lo = b0[r0 + r], hi = b1[r0 + r];
-          const float* xr = x.row(r);
-          float* o = out.row(r);
-          for (int64_t j = 0; j < nc; ++j) {
-            const float idx = static_cast<float>(op.range_start + c0 + j);
-            o[j] = (c0f(idx, lo) && c1f(idx, hi)) ? xr[j] : fill;
-          }
-          if (active) acc[r0 + r] = std::max(acc[r0 + r], row_max(o, nc));
-        }
-        commit(d, r0, nr, c0, nc, out);
-      });
-    });
+  for_blocks(P, N, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
+    const int64_t n = nr * nc;
+    const Block x = src_block(t, r0, nr, c0, nc, lanes<float>(1, n));
+    const Block out = dst_block(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
+    for (int64_t r = 0; r < nr; ++r) {
+      const int64_t a = std::clamp(lo[r0 + r] - c0, int64_t{0}, nc);
+      const int64_t b = std::clamp(hi[r0 + r] - c0, a, nc);
+      const float* xr = x.row(r);
+      float* o = out.row(r);
+      std::fill(o, o + a, fill);
+      if (o != xr) std::copy(xr + a, xr + b, o + a);
+      std::fill(o + b, o + nc, fill);
+      if (active) {
+        float m = (a > 0 || b < nc) ? fill : -std::numeric_limits<float>::infinity();
+        m = std::max(m, row_max(o + a, b - a));
+        acc[r0 + r] = std::max(acc[r0 + r], m);
+      }
+    }
+    commit(d, r0, nr, c0, nc, out);
   });
   if (op.reduce_res) store<float>(rows_of(*op.reduce_res), 0, P, 0, 1, acc);
 }
@@ -236,6 +282,62 @@ void execute(AffineSelectOp& op, Interpreter&) {
   }
   const float fill = static_cast<float>(op.on_false_value.value);
   const bool direct = dst_direct(d, {&t});
+  // One [step, num] pair and no int32 wrap-around: the affine value is linear in the free index,
+  // so the selected columns of a row are one interval (binary search on the comparison), except
+  // for not_equal.
+  const bool linear = op.pattern.size() == 1 && op.cmp_op != AluOp::not_equal && [&] {
+    const int64_t step = op.pattern[0].first;
+    for (int64_t p : {int64_t{0}, P - 1})
+      for (int64_t j : {int64_t{0}, N - 1}) {
+        const int64_t v = op.offset + p * op.channel_multiplier + j * step;
+        if (v < INT32_MIN || v > INT32_MAX) return false;
+      }
+    return true;
+  }();
+  if (linear) {
+    const int64_t step = op.pattern[0].first;
+    std::vector<int64_t> lo(static_cast<size_t>(P)), hi(static_cast<size_t>(P));
+    with_cmp(op.cmp_op, [&](auto cmp) {
+      for (int64_t p = 0; p < P; ++p) {
+        const int64_t v0 = op.offset + p * op.channel_multiplier;
+        auto pred = [&](int64_t j) { return cmp(v0 + j * step, int64_t{0}); };
+        if (op.cmp_op == AluOp::equal) {
+          const bool hit = step == 0 ? v0 == 0 : (-v0) % step == 0 && -v0 / step >= 0 && -v0 / step < N;
+          const int64_t j = step == 0 ? 0 : -v0 / step;
+          lo[p] = hit ? j : 0;
+          hi[p] = hit ? (step == 0 ? N : j + 1) : 0;
+          continue;
+        }
+        const bool first_true = pred(0);
+        // the predicate flips at most once along the row: find the first j where it differs
+        int64_t a = 1, b = N;
+        while (a < b) {
+          const int64_t m = a + (b - a) / 2;
+          if (pred(m) != first_true) b = m;
+          else a = m + 1;
+        }
+        const int64_t flip = N == 0 ? 0 : a;
+        lo[p] = first_true ? 0 : flip;
+        hi[p] = first_true ? flip : N;
+      }
+    });
+    for_blocks(P, N, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
+      const int64_t n = nr * nc;
+      const Block x = src_block(t, r0, nr, c0, nc, lanes<float>(1, n));
+      const Block out = dst_block(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
+      for (int64_t r = 0; r < nr; ++r) {
+        const int64_t a = std::clamp(lo[r0 + r] - c0, int64_t{0}, nc);
+        const int64_t b = std::clamp(hi[r0 + r] - c0, a, nc);
+        const float* xr = x.row(r);
+        float* o = out.row(r);
+        std::fill(o, o + a, fill);
+        if (o != xr) std::copy(xr + a, xr + b, o + a);
+        std::fill(o + b, o + nc, fill);
+      }
+      commit(d, r0, nr, c0, nc, out);
+    });
+    return;
+  }
   with_cmp(op.cmp_op, [&](auto cmp) {
     for_blocks(P, N, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
       const int64_t n = nr * nc;
@@ -303,8 +405,24 @@ void execute(TensorCopyPredicatedOp& op, Interpreter&) {
     load<float>(p, r0, nr, c0, nc, q);
     gather_raw(d, r0, nr, c0, nc, dv);
     if (s) gather_raw(*s, r0, nr, c0, nc, sv);
-    for (int64_t i = 0; i < n; ++i)
-      if ((q[i] != 0.f) != rev) std::memcpy(dv + i * es, s ? sv + i * es : scalar_bits, es);
+    auto select = [&](auto tag) {
+      using E = decltype(tag);
+      E* dd = reinterpret_cast<E*>(dv);
+      const E* ss = reinterpret_cast<const E*>(sv);
+      E sc;
+      std::memcpy(&sc, scalar_bits, sizeof(E));
+      if (s) {
+        for (int64_t i = 0; i < n; ++i) dd[i] = ((q[i] != 0.f) != rev) ? ss[i] : dd[i];
+      } else {
+        for (int64_t i = 0; i < n; ++i) dd[i] = ((q[i] != 0.f) != rev) ? sc : dd[i];
+      }
+    };
+    switch (es) {
+      case 1: select(uint8_t{}); break;
+      case 2: select(uint16_t{}); break;
+      case 4: select(uint32_t{}); break;
+      default: select(uint64_t{}); break;
+    }
     scatter_raw(d, r0, nr, c0, nc, dv);
   });
 }

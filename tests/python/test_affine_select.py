@@ -97,3 +97,16 @@ def test_rejects_non_comparison_and_missing_channel_multiplier():
 def test_rejects_layout():
     fails(lambda: nisa.affine_select(t((8, 8)), [[1, 8]], 1, t((16, 8)), 0.0),
           r"affine_select: dst: partition dimension 8 .* must equal that of on_true_tile, 16")
+
+
+@pytest.mark.parametrize("cmp", sorted(CMP))
+@pytest.mark.parametrize("step,cm,offset", [(0, 1, -5), (2, -3, 7), (-3, 2, 11), (1, 0, 0),
+                                            (5, 1, -40), (2**20, 2**10, -2**30)])
+def test_one_dim_patterns_every_step_sign(rng, cmp, step, cm, offset):
+    x = random(rng, (24, 19), F32)
+
+    def body(a):
+        o = sbuf((24, 19), nl.float32)
+        nisa.affine_select(o, [[step, 19]], cm, a, -2.0, cmp_op=getattr(nl, cmp), offset=offset)
+        return o
+    assert_equal(run(body, x), affine_ref(x, [[step, 19]], cm, -2.0, cmp, offset))
