@@ -35,8 +35,10 @@ void execute(BnStatsOp& op, Interpreter&) {
   const Rows d = rows_of(op.dst), a = rows_of(op.data);
   const int64_t P = a.nrows, N = a.ncols;
   for_rows(P, N, [&](int64_t r0, int64_t nr) {
-    const Block x = src_block(a, r0, nr, 0, N, lanes<float>(1, nr * N));
-    float* o = lanes<float>(0, nr * 6);
+    Scratch<float> scr1(nr * N);
+    const Block x = src_block(a, r0, nr, 0, N, scr1);
+    Scratch<float> scr2(nr * 6);
+    float* o = scr2;
     for (int64_t r = 0; r < nr; ++r) {
       const float* xr = x.row(r);
       for (int half = 0; half < 2; ++half) {
@@ -80,8 +82,10 @@ void execute(BnAggrOp& op, Interpreter&) {
   const Rows d = rows_of(op.dst), a = rows_of(op.data);
   const int64_t P = a.nrows, N = a.ncols, K = N / 3;
   for_rows(P, N, [&](int64_t r0, int64_t nr) {
-    const Block x = src_block(a, r0, nr, 0, N, lanes<float>(1, nr * N));
-    float* o = lanes<float>(0, nr * 2);
+    Scratch<float> scr3(nr * N);
+    const Block x = src_block(a, r0, nr, 0, N, scr3);
+    Scratch<float> scr4(nr * 2);
+    float* o = scr4;
     for (int64_t r = 0; r < nr; ++r) {
       const float* t = x.row(r);
       float n = 0.f, s = 0.f;

@@ -79,12 +79,15 @@ void execute(ExponentialOp& op, Interpreter& in) {
   const bool direct = dst_direct(d, {&a});
   for_blocks(P, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
     const int64_t n = nr * nc;
-    const Block x = dst_block(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
+    Scratch<float> scr1(n);
+    const Block x = dst_block(d, direct, r0, nr, c0, nc, scr1);
+    Scratch<float> scr2(n);
     apply_operand(AluOp::subtract, op.max_value, false, x,
-                  src_block(a, r0, nr, c0, nc, lanes<float>(1, n)), r0);
+                  src_block(a, r0, nr, c0, nc, scr2), r0);
     act_apply(ActFn::exp, x);
     if (active) {
-      float* sums = lanes<float>(3, nr);
+      Scratch<float> scr3(nr);
+      float* sums = scr3;
       row_sums(x, sums);
       for (int64_t r = 0; r < nr; ++r) acc[r0 + r] += sums[r];
     }

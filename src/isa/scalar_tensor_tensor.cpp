@@ -36,10 +36,13 @@ void execute(ScalarTensorTensorOp& op, Interpreter&) {
   const bool direct = dst_direct(d, {&a, &b});
   for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
     const int64_t n = nr * nc;
-    const Block out = dst_block(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
-    const Block y = src_block(b, r0, nr, c0, nc, lanes<float>(2, n));
+    Scratch<float> scr1(n);
+    const Block out = dst_block(d, direct, r0, nr, c0, nc, scr1);
+    Scratch<float> scr2(n);
+    const Block y = src_block(b, r0, nr, c0, nc, scr2);
+    Scratch<float> scr3(n);
     apply_operand(op.op0, op.operand0, op.reverse0, out,
-                  src_block(a, r0, nr, c0, nc, lanes<float>(1, n)), r0);
+                  src_block(a, r0, nr, c0, nc, scr3), r0);
     if (op.reverse1) alu_binary(op.op1, out, y, out);
     else alu_binary(op.op1, out, out, y);
     commit(d, r0, nr, c0, nc, out);
@@ -77,8 +80,10 @@ void execute(TensorScalarReduceOp& op, Interpreter&) {
   const bool direct = dst_direct(d, {&a});
   for_rows(P, N, [&](int64_t r0, int64_t nr) {
     const int64_t n = nr * N;
-    const Block out = dst_block(d, direct, r0, nr, 0, N, lanes<float>(0, n));
-    apply_operand(op.op0, op.operand0, false, out, src_block(a, r0, nr, 0, N, lanes<float>(1, n)),
+    Scratch<float> scr4(n);
+    const Block out = dst_block(d, direct, r0, nr, 0, N, scr4);
+    Scratch<float> scr5(n);
+    apply_operand(op.op0, op.operand0, false, out, src_block(a, r0, nr, 0, N, scr5),
                   r0);
     if (out.ld == N) {
       alu_reduce(op.reduce_op, out.p, nr, N, red.data() + r0);

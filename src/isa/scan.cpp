@@ -42,9 +42,12 @@ void execute(TensorTensorScanOp& op, Interpreter&) {
   const bool direct = dst_direct(d, {&a, &b});
   for_rows(P, N, [&](int64_t r0, int64_t nr) {
     const int64_t n = nr * N;
-    const Block out = dst_block(d, direct, r0, nr, 0, N, lanes<float>(0, n));
-    const Block x = src_block(a, r0, nr, 0, N, lanes<float>(1, n));
-    const Block y = src_block(b, r0, nr, 0, N, lanes<float>(2, n));
+    Scratch<float> scr1(n);
+    const Block out = dst_block(d, direct, r0, nr, 0, N, scr1);
+    Scratch<float> scr2(n);
+    const Block x = src_block(a, r0, nr, 0, N, scr2);
+    Scratch<float> scr3(n);
+    const Block y = src_block(b, r0, nr, 0, N, scr3);
     alu_scan_rows(op.op0, op.reverse0, op.op1, op.reverse1, x, &y, init.data() + r0, out);
     commit(d, r0, nr, 0, N, out);
   }, kScanRows);
@@ -107,8 +110,10 @@ void execute(TensorScalarCumulativeOp& op, Interpreter& in) {
   const bool direct = dst_direct(d, {&a});
   for_rows(P, N, [&](int64_t r0, int64_t nr) {
     const int64_t n = nr * N;
-    const Block out = dst_block(d, direct, r0, nr, 0, N, lanes<float>(0, n));
-    apply_operand(op.op0, op.imm0, false, out, src_block(a, r0, nr, 0, N, lanes<float>(1, n)), r0);
+    Scratch<float> scr4(n);
+    const Block out = dst_block(d, direct, r0, nr, 0, N, scr4);
+    Scratch<float> scr5(n);
+    apply_operand(op.op0, op.imm0, false, out, src_block(a, r0, nr, 0, N, scr5), r0);
     alu_scan_rows(op.op1, false, AluOp::none, false, out, nullptr, acc + r0, out);
     for (int64_t r = 0; r < nr; ++r) acc[r0 + r] = out.row(r)[N - 1];
     commit(d, r0, nr, 0, N, out);

@@ -110,10 +110,13 @@ void execute(SelectReduceOp& op, Interpreter& in) {
   const bool rev = op.reverse_pred;
   for_blocks(P, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
     const int64_t n = nr * nc;
-    const Block x = src_block(t, r0, nr, c0, nc, lanes<float>(1, n));
-    std::byte* qraw = scratch_raw(0, static_cast<size_t>(n) * p.es);  // predicate bits, as stored
+    Scratch<float> scr1(n);
+    const Block x = src_block(t, r0, nr, c0, nc, scr1);
+    Scratch<std::byte> scr2(static_cast<size_t>(n) * p.es);
+    std::byte* qraw = scr2;  // predicate bits, as stored
     gather_raw(p, r0, nr, c0, nc, qraw);
-    const Block out = dst_block(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
+    Scratch<float> scr3(n);
+    const Block out = dst_block(d, direct, r0, nr, c0, nc, scr3);
     auto rows = [&](auto tag) {
       using E = decltype(tag);
       const E* q = reinterpret_cast<const E*>(qraw);
@@ -218,8 +221,10 @@ void execute(RangeSelectOp& op, Interpreter& in) {
   const bool direct = dst_direct(d, {&t});
   for_blocks(P, N, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
     const int64_t n = nr * nc;
-    const Block x = src_block(t, r0, nr, c0, nc, lanes<float>(1, n));
-    const Block out = dst_block(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
+    Scratch<float> scr4(n);
+    const Block x = src_block(t, r0, nr, c0, nc, scr4);
+    Scratch<float> scr5(n);
+    const Block out = dst_block(d, direct, r0, nr, c0, nc, scr5);
     for (int64_t r = 0; r < nr; ++r) {
       const int64_t a = std::clamp(lo[r0 + r] - c0, int64_t{0}, nc);
       const int64_t b = std::clamp(hi[r0 + r] - c0, a, nc);
@@ -323,8 +328,10 @@ void execute(AffineSelectOp& op, Interpreter&) {
     });
     for_blocks(P, N, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
       const int64_t n = nr * nc;
-      const Block x = src_block(t, r0, nr, c0, nc, lanes<float>(1, n));
-      const Block out = dst_block(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
+      Scratch<float> scr6(n);
+      const Block x = src_block(t, r0, nr, c0, nc, scr6);
+      Scratch<float> scr7(n);
+      const Block out = dst_block(d, direct, r0, nr, c0, nc, scr7);
       for (int64_t r = 0; r < nr; ++r) {
         const int64_t a = std::clamp(lo[r0 + r] - c0, int64_t{0}, nc);
         const int64_t b = std::clamp(hi[r0 + r] - c0, a, nc);
@@ -341,8 +348,10 @@ void execute(AffineSelectOp& op, Interpreter&) {
   with_cmp(op.cmp_op, [&](auto cmp) {
     for_blocks(P, N, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
       const int64_t n = nr * nc;
-      const Block x = src_block(t, r0, nr, c0, nc, lanes<float>(1, n));
-      const Block out = dst_block(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
+      Scratch<float> scr8(n);
+      const Block x = src_block(t, r0, nr, c0, nc, scr8);
+      Scratch<float> scr9(n);
+      const Block out = dst_block(d, direct, r0, nr, c0, nc, scr9);
       for (int64_t r = 0; r < nr; ++r) {
         const int64_t shift = (r0 + r) * op.channel_multiplier;
         const float* xr = x.row(r);
@@ -399,9 +408,12 @@ void execute(TensorCopyPredicatedOp& op, Interpreter&) {
   // Rows run one after another: src may overlap dst (element i only ever feeds element i).
   for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
     const int64_t n = nr * nc;
-    std::byte* dv = scratch_raw(0, static_cast<size_t>(n) * es);
-    std::byte* sv = scratch_raw(1, static_cast<size_t>(n) * es);
-    float* q = lanes<float>(0, n);
+    Scratch<std::byte> scr10(static_cast<size_t>(n) * es);
+    std::byte* dv = scr10;
+    Scratch<std::byte> scr11(static_cast<size_t>(n) * es);
+    std::byte* sv = scr11;
+    Scratch<float> scr12(n);
+    float* q = scr12;
     load<float>(p, r0, nr, c0, nc, q);
     gather_raw(d, r0, nr, c0, nc, dv);
     if (s) gather_raw(*s, r0, nr, c0, nc, sv);

@@ -37,8 +37,10 @@ void run(const TensorPartitionReduceOp& op) {
   const int64_t P = a.nrows, N = a.ncols;
   for (int64_t c0 = 0; c0 < N; c0 += kBlockElems) {
     const int64_t nc = std::min(kBlockElems, N - c0);
-    T* acc = lanes<T>(0, nc);
-    T* x = lanes<T>(1, nc);
+    Scratch<T> scr1(nc);
+    T* acc = scr1;
+    Scratch<T> scr2(nc);
+    T* x = scr2;
     load<T>(a, 0, 1, c0, nc, acc);
     for (int64_t p = 1; p < P; ++p) {
       load<T>(a, p, 1, c0, nc, x);
