@@ -85,6 +85,14 @@ def ideal_select(x, mask, lo, hi):
     return y, y.reshape(x.shape[0], -1, TF).max(axis=2)
 
 
+def ideal_mx_matmul(a_il, b_il):
+    # de-interleave (a_il[r, 4m + q] = A[4r + q, m]) and multiply in float32: the unquantized math
+    K4, M4 = a_il.shape
+    a = a_il.reshape(K4, M4 // 4, 4).transpose(0, 2, 1).reshape(4 * K4, M4 // 4)
+    b = b_il.reshape(K4, b_il.shape[1] // 4, 4).transpose(0, 2, 1).reshape(4 * K4, b_il.shape[1] // 4)
+    return a.T @ b
+
+
 class Case:
     def __init__(self, name, group, kernel, ideal, make, targets, tol, reps=5, note='',
                  marginal=False):
@@ -172,13 +180,19 @@ CASES = [
     Case('attention', 'e', 'attention_kernel', ideal_attention, _attention_args,
          {'peer_over_ours': 1.5}, (1e-2, 2e-2),
          note='seq 2048, d 128, bf16: QK^T, softmax, PV'),
-    Case('scan', 'f', 'scan_kernel', ideal_scan, _scan_args,
+    Case('scan', 'g', 'scan_kernel', ideal_scan, _scan_args,
          {'peer_over_ours': 5.0}, (1e-5, 1e-4),
          note='tensor_tensor_scan h=a*h+b [2048,8192] fp32, [128,2048] tiles, carried column'),
-    Case('select', 'g', 'select_kernel', ideal_select, _select_args,
+    Case('select', 'h', 'select_kernel', ideal_select, _select_args,
          {'peer_over_ours': 5.0}, (1e-6, 1e-6),
          note='range_select + affine_select + select_reduce [2048,8192] fp32, [128,2048] tiles'),
 ]
+CASES.append(
+    Case('mx_matmul', 'f', 'mx_matmul_kernel', ideal_mx_matmul,
+         lambda smoke: [randn((128 if smoke else 512, 4 * (256 if smoke else 2048)), BF16, 13),
+                        randn((128 if smoke else 512, 4 * (512 if smoke else 2048)), BF16, 14)],
+         {'peer_over_ours': 3.0}, (1e-5, 0.1),
+         note='2048^3: quantize_mx (MXFP8 e4m3fn) + nc_matmul_mx, bf16 interleaved in, fp32 PSUM'))
 BY_NAME = {c.name: c for c in CASES}
 
 
