@@ -83,8 +83,7 @@ inline float e8m0(uint8_t s) {
 // out[(4k + q) * C + c] (contraction-major rows).
 void dequantize_raw(DType t, const std::byte* raw, const uint8_t* sc, int64_t K, int64_t C,
                     int64_t es, float* out) {
-  float* vals = lanes<float>(0, 4 * C);
-  float* fac = lanes<float>(1, C);
+  Scratch<float> vals(4 * C), fac(C);
   for (int64_t k = 0; k < K; ++k) {
     if (k % 8 == 0)
       for (int64_t c = 0; c < C; ++c) fac[c] = e8m0(sc[(k / 8) * C + c]);
@@ -119,15 +118,16 @@ struct DequantCache {
 constexpr size_t kCacheEntries = 24;  // up to ~32 MB per thread
 constexpr size_t kCacheMinElems = 4096;  // small operands: dequantizing is cheaper than looking up
 
-const float* dequantized(const Tensor& data, const Tensor& scale, uint64_t stamp) {
+// `fallback` (4 * K * C floats, owned by the caller) receives the result when it is not cached.
+const float* dequantized(const Tensor& data, const Tensor& scale, uint64_t stamp, float* fallback) {
   const Rows d = rows_of(data), s = rows_of(scale);
   const int64_t K = d.nrows, C = d.ncols, es = d.es;
   const DType t = data.dtype();
   const size_t nraw = static_cast<size_t>(K * C * es), nsc = static_cast<size_t>(K / 8 * C);
   thread_local DequantCache cache;
   const bool cached = static_cast<size_t>(K * C) >= kCacheMinElems;
-  std::byte* raw = scratch_raw(2, nraw);
-  uint8_t* sc = reinterpret_cast<uint8_t*>(scratch_raw(3, nsc));
+  Scratch<std::byte> raw(nraw);
+  Scratch<uint8_t> sc(nsc);
   gather_raw(d, 0, K, 0, C, raw);
   for (int64_t g = 0; g < K / 8; ++g) gather_raw(s, scale_row(g), 1, 0, C, sc + g * C);
   if (cached) {
@@ -147,15 +147,14 @@ const float* dequantized(const Tensor& data, const Tensor& scale, uint64_t stamp
       if (e.used + 1 < stamp && (slot == nullptr || e.used < slot->used)) slot = &e;
   }
   if (slot == nullptr) {
-    float* out = lanes<float>(2 + static_cast<int>(stamp & 1), static_cast<size_t>(4 * K * C));
-    dequantize_raw(t, raw, sc, K, C, es, out);
-    return out;
+    dequantize_raw(t, raw, sc, K, C, es, fallback);
+    return fallback;
   }
   slot->t = t;
   slot->K = K;
   slot->C = C;
-  slot->raw.assign(raw, raw + nraw);
-  slot->scales.assign(sc, sc + nsc);
+  slot->raw.assign(raw.get(), raw.get() + nraw);
+  slot->scales.assign(sc.get(), sc.get() + nsc);
   slot->out.resize(static_cast<size_t>(4 * K * C));
   slot->used = stamp;
   dequantize_raw(t, raw, sc, K, C, es, slot->out.data());
@@ -173,9 +172,9 @@ WrittenState written_state(const Rows& d) {
   if (d.shadow == nullptr)
     return d.alloc->wstate == Allocation::WriteState::none ? WrittenState::none : WrittenState::all;
   const int64_t n = d.nrows * d.ncols;
-  uint8_t* w = reinterpret_cast<uint8_t*>(scratch_raw(4, static_cast<size_t>(n)));
+  Scratch<uint8_t> w(static_cast<size_t>(n));
   load_written(d, 0, d.nrows, 0, d.ncols, w);
-  const int64_t ones = std::count(w, w + n, uint8_t{1});
+  const int64_t ones = std::count(w.get(), w.get() + n, uint8_t{1});
   return ones == 0 ? WrittenState::none : ones == n ? WrittenState::all : WrittenState::some;
 }
 
@@ -215,11 +214,12 @@ void execute(QuantizeMxOp& op, Interpreter&) {
   const int emax = td == DType::float8_e4m3fn_x4 ? 8 : 15;
   const float maxv = td == DType::float8_e4m3fn_x4 ? 448.f : 57344.f;
   auto group_rows = [&](int64_t ga, int64_t gb) {
-    float* x = lanes<float>(0, 8 * F);
-    uint8_t* q = reinterpret_cast<uint8_t*>(scratch_raw(0, static_cast<size_t>(8 * F)));
-    uint8_t* scales = reinterpret_cast<uint8_t*>(scratch_raw(1, static_cast<size_t>(C)));
-    uint32_t* ebits = reinterpret_cast<uint32_t*>(scratch_raw(2, static_cast<size_t>(F) * 4));
-    float* inv = lanes<float>(1, F);
+    Scratch<float> x_lanes(8 * F), inv_lanes(F);
+    Scratch<uint8_t> q_lanes(static_cast<size_t>(8 * F)), scale_lanes(static_cast<size_t>(C));
+    Scratch<uint32_t> ebit_lanes(static_cast<size_t>(F));
+    float *x = x_lanes, *inv = inv_lanes;
+    uint8_t *q = q_lanes, *scales = scale_lanes;
+    uint32_t* ebits = ebit_lanes;
     for (int64_t g = ga; g < gb; ++g) {
       load<float>(s, 8 * g, 8, 0, F, x);
       // Exponent field of each column's largest value over the 8 partitions (flat, vectorizable),
@@ -311,8 +311,10 @@ void execute(MatmulMxOp& op, Interpreter&) {
   const int64_t K4 = 4 * op.stationary.partitions();
   const int64_t M = d.nrows, N = d.ncols;
   const uint64_t stamp = next_stamp();
-  const float* A = dequantized(op.stationary, op.stationary_scale, 2 * stamp);
-  const float* B = dequantized(op.moving, op.moving_scale, 2 * stamp + 1);
+  Scratch<float> a_lanes(static_cast<size_t>(4 * op.stationary.size())),
+      b_lanes(static_cast<size_t>(4 * op.moving.size()));
+  const float* A = dequantized(op.stationary, op.stationary_scale, 2 * stamp, a_lanes);
+  const float* B = dequantized(op.moving, op.moving_scale, 2 * stamp + 1, b_lanes);
   Eigen::Map<const RowMat> Am(A, K4, M), Bm(B, K4, N);
 
   const WrittenState w = op.accumulate ? (*op.accumulate ? WrittenState::all : WrittenState::none)
@@ -320,7 +322,8 @@ void execute(MatmulMxOp& op, Interpreter&) {
   const bool in_place = d.dtype == DType::float32 && d.contiguous && w != WrittenState::some &&
                         reinterpret_cast<uintptr_t>(d.base) % 4 == 0 && d.row_stride % 4 == 0;
   using OutMap = Eigen::Map<RowMat, 0, Eigen::OuterStride<>>;
-  float* R = in_place ? reinterpret_cast<float*>(d.base) : lanes<float>(4, M * N);
+  Scratch<float> r_lanes(M * N);
+  float* R = in_place ? reinterpret_cast<float*>(d.base) : r_lanes.get();
   OutMap Rm(R, M, N, Eigen::OuterStride<>(in_place ? d.row_stride / 4 : N));
   const bool add = in_place && w == WrittenState::all;
   // The contraction in slices of 128 rows: each product's panels stay cache-sized.
@@ -343,9 +346,9 @@ void execute(MatmulMxOp& op, Interpreter&) {
   }
   if (in_place) return;
   if (w != WrittenState::none) {  // bf16 PSUM, or a partly written region: combine per element
-    float* old = lanes<float>(5, M * N);
+    Scratch<float> old(M * N);
     load<float>(d, 0, M, 0, N, old);
-    uint8_t* wr = reinterpret_cast<uint8_t*>(scratch_raw(4, static_cast<size_t>(M * N)));
+    Scratch<uint8_t> wr(static_cast<size_t>(M * N));
     load_written(d, 0, M, 0, N, wr);
     for (int64_t i = 0; i < M * N; ++i) R[i] += wr[i] ? old[i] : 0.f;
   }

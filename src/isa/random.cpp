@@ -137,7 +137,7 @@ void for_random_rows(Interpreter& in, Engine e, const Rows& v, int first_lane, F
   ensure_ready(in);
   const int64_t chunk = std::min<int64_t>(v.ncols, kBlockElems);
   auto body = [&](int64_t ra, int64_t rb) {
-    uint32_t* r = reinterpret_cast<uint32_t*>(scratch_raw(5, static_cast<size_t>(chunk) * 4));
+    Scratch<uint32_t> r(static_cast<size_t>(chunk));
     for (int64_t row = ra; row < rb; ++row)
       for (int64_t c0 = 0; c0 < v.ncols; c0 += chunk) {
         const int64_t nc = std::min(chunk, v.ncols - c0);
@@ -212,7 +212,7 @@ void execute(RngOp& op, Interpreter& in) {
   const Rows d = rows_of(op.dst, true);
   const Engine e = op.engine == Engine::gpsimd ? Engine::gpsimd : Engine::vector;
   for_random_rows(in, e, d, lane0(op.dst), [&](int64_t row, int64_t c0, int64_t nc, const uint32_t* r) {
-    int64_t* x = lanes<int64_t>(0, nc);
+    Scratch<int64_t> x(nc);
     for (int64_t i = 0; i < nc; ++i) x[i] = r[i];  // stored truncated to the low bits
     store<int64_t>(d, row, 1, c0, nc, x);
   });
@@ -249,7 +249,7 @@ void execute(Rand2Op& op, Interpreter& in) {
                                      std::to_string(p));
   for_random_rows(in, Engine::vector, d, lane0(op.dst),
                   [&](int64_t row, int64_t c0, int64_t nc, const uint32_t* r) {
-                    float* x = lanes<float>(0, nc);
+                    Scratch<float> x(nc);
                     const float a = lo[row], w = hi[row] - lo[row];
                     // Two roundings (product, then sum) in two loops, never a fused
                     // multiply-add: the same values on every machine.
@@ -279,7 +279,7 @@ void execute(RandGetStateOp& op, Interpreter& in) {
   const Engine e = resolve_state_engine(op.engine, op.dst.free_size(), in);
   const Rows d = rows_of(op.dst, true);
   const int l0 = lane0(op.dst);
-  int64_t* x = lanes<int64_t>(0, 24);
+  Scratch<int64_t> x(24);
   for (int64_t p = 0; p < d.nrows; ++p) {
     const uint32_t* st = e == Engine::gpsimd ? in.rng_gpsimd[l0 + p].data() : in.rng_vector[l0 + p].data();
     for (int64_t i = 0; i < d.ncols; ++i) x[i] = st[i];
@@ -297,7 +297,7 @@ void execute(RandSetStateOp& op, Interpreter& in) {
   const Engine e = resolve_state_engine(op.engine, op.src_seeds.free_size(), in);
   const Rows s = rows_of(op.src_seeds, true);
   const int l0 = lane0(op.src_seeds);
-  int64_t* x = lanes<int64_t>(0, 24);
+  Scratch<int64_t> x(24);
   for (int64_t p = 0; p < s.nrows; ++p) {
     load<int64_t>(s, p, 1, 0, s.ncols, x);
     uint32_t* st = e == Engine::gpsimd ? in.rng_gpsimd[l0 + p].data() : in.rng_vector[l0 + p].data();
@@ -350,7 +350,7 @@ void execute(DropoutOp& op, Interpreter& in) {
   const int64_t es = d.es;
   for_random_rows(in, Engine::vector, d, lane0(op.dst),
                   [&](int64_t row, int64_t c0, int64_t nc, const uint32_t* r) {
-                    std::byte* raw = scratch_raw(0, static_cast<size_t>(nc * es));
+                    Scratch<std::byte> raw(static_cast<size_t>(nc * es));
                     gather_raw(s, row, 1, c0, nc, raw);
                     const float p = prob[row];
                     for (int64_t i = 0; i < nc; ++i)
