@@ -12,6 +12,7 @@
 #define NKISIM_ROLE_IN ::nkisim::Role::in
 #define NKISIM_ROLE_OUT ::nkisim::Role::out
 #define NKISIM_ROLE_INOUT ::nkisim::Role::inout
+#define NKISIM_ROLE_NONE ::nkisim::Role::none
 
 #if defined(NKISIM_STRUCT_MEMBERS)
 #define T(n, role, b) Tensor n;
@@ -29,6 +30,13 @@
 #define INTS(n) std::vector<int64_t> n;
 #define PATTERN(n) std::vector<std::pair<int64_t, int64_t>> n;
 #define AXES(n) std::vector<int> n;
+#define INT_R(n) int64_t n = 0;
+#define INTS_R(n) std::vector<int64_t> n;
+#define REG(n) RegRef n;
+#define REG_OR_INT(n) RegRef n;
+#define TENSORS(n, role, b) std::vector<Tensor> n;
+#define AXES_OPT(n) std::vector<int> n;
+#define FLOATS_OPT(n) std::vector<double> n;
 #else
 #define NKISIM_ROW(n, kind, role, b, dflt, eid) \
   ::nkisim::ParamDecl{#n, ::nkisim::Kind::kind, role, b, dflt, ::nkisim::EnumId::eid, offsetof(Self, n)},
@@ -47,6 +55,13 @@
 #define INTS(n) NKISIM_ROW(n, ints, ::nkisim::Role::none, 0, "()", count_)
 #define PATTERN(n) NKISIM_ROW(n, pattern, ::nkisim::Role::none, 0, "", count_)
 #define AXES(n) NKISIM_ROW(n, axes, ::nkisim::Role::none, 0, "", count_)
+#define INT_R(n) NKISIM_ROW(n, integer, ::nkisim::Role::none, 0, "", count_)
+#define INTS_R(n) NKISIM_ROW(n, ints, ::nkisim::Role::none, 0, "", count_)
+#define REG(n) NKISIM_ROW(n, reg, ::nkisim::Role::none, 0, "", count_)
+#define REG_OR_INT(n) NKISIM_ROW(n, reg_or_int, ::nkisim::Role::none, 0, "", count_)
+#define TENSORS(n, role, b) NKISIM_ROW(n, tensors, NKISIM_ROLE_##role, b, "", count_)
+#define AXES_OPT(n) NKISIM_ROW(n, axes, ::nkisim::Role::none, 0, "None", count_)
+#define FLOATS_OPT(n) NKISIM_ROW(n, floats, ::nkisim::Role::none, 0, "None", count_)
 #endif
 
 #else
@@ -58,6 +73,7 @@
 #undef NKISIM_ROLE_IN
 #undef NKISIM_ROLE_OUT
 #undef NKISIM_ROLE_INOUT
+#undef NKISIM_ROLE_NONE
 #undef NKISIM_ROW
 #undef T
 #undef T_OPT
@@ -74,4 +90,11 @@
 #undef INTS
 #undef PATTERN
 #undef AXES
+#undef INT_R
+#undef INTS_R
+#undef REG
+#undef REG_OR_INT
+#undef TENSORS
+#undef AXES_OPT
+#undef FLOATS_OPT
 #endif

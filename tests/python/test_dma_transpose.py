@@ -1,0 +1,92 @@
+"""nisa.dma_transpose and nl.load_transpose2d."""
+import numpy as np
+import pytest
+
+import nki
+import nki.isa as nisa
+import nki.language as nl
+from conftest import BF16
+
+PERM = {2: (1, 0), 3: (2, 1, 0), 4: (3, 1, 2, 0)}
+
+
+@pytest.mark.parametrize("shape", [(16, 128), (7, 33), (4, 6, 8), (2, 3, 5, 16)])
+@pytest.mark.parametrize("dtype", [np.float32, BF16, np.int16, np.uint32], ids=str)
+@pytest.mark.parametrize("where", ["hbm", "sbuf"])
+@pytest.mark.parametrize("explicit", [False, True])
+def test_transpose(rng, shape, dtype, where, explicit):
+    a = (rng.random(shape) * 100).astype(dtype)
+    perm = PERM[len(shape)]
+    tshape = tuple(shape[i] for i in perm)
+
+    def k(a):
+        src = a
+        if where == "sbuf":
+            src = nl.ndarray(a.shape, dtype=a.dtype, buffer=nl.sbuf)
+            nisa.dma_copy(src, a)
+        dst = nl.ndarray(tshape, dtype=a.dtype, buffer=nl.sbuf)
+        nisa.dma_transpose(dst, src, axes=perm if explicit else None)
+        out = nl.ndarray(tshape, dtype=a.dtype, buffer=nl.shared_hbm)
+        nisa.dma_copy(out, dst)
+        return out
+
+    np.testing.assert_array_equal(nki.simulate(k)(a).view(np.uint8),
+                                  np.ascontiguousarray(a.transpose(perm)).view(np.uint8))
+
+
+def test_lower_rank_dst_is_accepted_as_in_030(rng):
+    a = rng.random((2, 4, 8), dtype=np.float32)
+
+    def k(a):
+        dst = nl.ndarray((8, 8), dtype=nl.float32, buffer=nl.sbuf)  # (8, 4, 2) flattened to 2-D
+        nisa.dma_transpose(dst, a)
+        out = nl.ndarray((8, 8), dtype=nl.float32, buffer=nl.shared_hbm)
+        nisa.dma_copy(out, dst)
+        return out
+
+    np.testing.assert_array_equal(nki.simulate(k)(a), a.transpose(2, 1, 0).reshape(8, 8))
+
+
+def test_load_transpose2d(rng):
+    a = rng.random((64, 96), dtype=np.float32)
+
+    def k(a):
+        t = nl.load_transpose2d(a)
+        u = nl.load_transpose2d(a, dtype=nl.bfloat16)
+        o1 = nl.ndarray(t.shape, dtype=t.dtype, buffer=nl.shared_hbm)
+        o2 = nl.ndarray(u.shape, dtype=u.dtype, buffer=nl.shared_hbm)
+        nisa.dma_copy(o1, t)
+        nisa.dma_copy(o2, u)
+        return o1, o2
+
+    o1, o2 = nki.simulate(k)(a)
+    np.testing.assert_array_equal(o1, a.T)
+    np.testing.assert_array_equal(o2, a.T.astype(BF16))
+
+
+def test_bad_uses(set_target):
+    def run(src_shape, dst_shape, dtype=nl.float32, dst_dtype=None, **kw):
+        def k(a):
+            s = nl.ndarray(src_shape, dtype=dtype, buffer=nl.sbuf)
+            nisa.memset(s, 0)
+            d = nl.ndarray(dst_shape, dtype=dst_dtype or dtype, buffer=nl.sbuf)
+            nisa.dma_transpose(d, s, **kw)
+        nki.simulate(k)(np.zeros(1, np.float32))
+
+    with pytest.raises(nisa.NkiValidationError, match=r"dma_transpose: axes: a 2-D transpose supports only axes=\(1, 0\)"):
+        run((4, 8), (8, 4), axes=(0, 1))
+    with pytest.raises(nisa.NkiValidationError, match=r"dma_transpose: dst: must have the transposed shape \[8, 4\]"):
+        run((4, 8), (4, 8))
+    with pytest.raises(nisa.NkiValidationError, match=r"dma_transpose: dst: must have src's dtype"):
+        run((4, 8), (8, 4), dst_dtype=nl.bfloat16)
+    with pytest.raises(nisa.NkiValidationError, match=r"dma_transpose: src: the DMA transposes 2- and 4-byte"):
+        run((4, 8), (8, 4), dtype=nl.int8)
+    with pytest.raises(nisa.NkiValidationError, match=r"hwdge transposes need src.shape\[0\] == 16"):
+        run((4, 128), (128, 4), dtype=nl.bfloat16, dge_mode=nisa.dge_mode.hwdge)
+    with pytest.raises(nisa.NkiValidationError, match=r"oob_mode.skip is only valid"):
+        run((4, 8), (8, 4), oob_mode=nisa.oob_mode.skip)
+    with pytest.raises(nisa.NkiValidationError, match=r"dma_transpose: src: must have 2, 3 or 4"):
+        run((4, 2, 2, 2, 2), (2, 2, 2, 2, 4))
+    set_target("trn1")
+    with pytest.raises(nisa.NkiValidationError, match=r"dma_transpose: is not available on trn1"):
+        run((4, 8), (8, 4))
