@@ -162,7 +162,7 @@ void Launch::wait(std::unique_lock<std::mutex>& lk, int program, const std::stri
       l.ready_[p] = nullptr;
     }
   } reset{*this, program};
-  while (!ready()) {
+  while (aborted_ || !ready()) {
     if (aborted_) throw_aborted(program, what);
     if (stuck(program)) {
       const std::string m = what + ": program " + std::to_string(program) +
@@ -207,12 +207,20 @@ void Launch::sendrecv(int program, const Tensor& src, const Tensor& dst, int sen
     throw ValidationError(what + ": program " + std::to_string(program) +
                           " already has a transfer to program " + std::to_string(send_to) +
                           " pending on this pipe");
-  slots_[mine] = Slot{&src, false, where};
+  slots_[mine] = Slot{src, false, where};
   cv_.notify_all();
+  struct Unpost {  // on an error, withdraw this program's transfer
+    Launch& l;
+    std::tuple<int64_t, int, int> key;
+    bool done = false;
+    ~Unpost() {
+      if (!done) l.slots_.erase(key);
+    }
+  } unpost{*this, mine};
   // Receive: wait for the peer's transfer, then copy its src into this dst.
   wait(lk, program, what, [this, theirs] { return slots_.count(theirs) != 0; });
   Slot& in = slots_[theirs];
-  const Tensor& peer = *in.src;
+  const Tensor& peer = in.src;
   if (peer.dtype() != dst.dtype() || peer.partitions() != dst.partitions() ||
       peer.free_size() != dst.free_size()) {
     const std::string m =
@@ -236,6 +244,7 @@ void Launch::sendrecv(int program, const Tensor& src, const Tensor& dst, int sen
   cv_.notify_all();
   // Send: wait until the peer has taken this program's src.
   wait(lk, program, what, [this, mine] { return slots_.at(mine).consumed; });
+  unpost.done = true;
   slots_.erase(mine);
 }
 

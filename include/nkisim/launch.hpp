@@ -75,7 +75,7 @@ class Launch {
  private:
   enum class State : uint8_t { running, waiting, finished };
   struct Slot {  // one posted sendrecv transfer
-    const Tensor* src = nullptr;
+    Tensor src;  // a handle: keeps the sender's tile alive even if the sender fails
     bool consumed = false;
     std::string where;
   };

@@ -80,7 +80,7 @@ def test_bad_uses():
         def k(a):
             out = nl.ndarray((4, 4), dtype=nl.float32, buffer=nl.shared_hbm)
             args = dict(dst=out, srcs=[a, a], reduce_op=nl.add)
-            args.update(kw)
+            args.update({n: (v(a) if n == "srcs" else v) for n, v in kw.items()})
             nisa.dma_compute(**args)
         nki.simulate(k)(a)
 
@@ -89,8 +89,8 @@ def test_bad_uses():
     with pytest.raises(nisa.NkiValidationError, match=r"dma_compute: scales: must all be 1.0"):
         run(scales=[1.0, 2.0])
     with pytest.raises(nisa.NkiValidationError, match=r"dma_compute: srcs: takes 1 to 16"):
-        run(srcs=[a] * 17)
+        run(srcs=lambda a: [a] * 17)
     with pytest.raises(nisa.NkiTypeError, match=r"dma_compute: srcs: expected a list of tensors"):
-        run(srcs=a)
+        run(srcs=lambda a: a)
     with pytest.raises(nisa.NkiValidationError, match=r"srcs\[1\]: holds 8 elements"):
-        run(srcs=[a, a[0:2, :]])
+        run(srcs=lambda a: [a, a[0:2, :]])

@@ -709,9 +709,9 @@ def transpose_dst_not_transposed():
 
 
 # ---------------------------------------------------------------- not implemented / launch grid
-@case(UNSUP, r"nki\.isa\.dma_transpose is not implemented by nkisim yet")
+@case(UNSUP, r"nki\.isa\.nc_stream_shuffle is not implemented by nkisim yet")
 def not_implemented_instruction():
-    nisa.dma_transpose(sbuf((16, 16), nl.bfloat16), sbuf((16, 16), nl.bfloat16))
+    nisa.nc_stream_shuffle(sbuf((16, 16), nl.bfloat16), sbuf((16, 16), nl.bfloat16), [0] * 32)
 
 
 @case(UNSUP, r"nki\.isa\.nc_matmul_mx is not implemented by nkisim yet")

@@ -87,7 +87,8 @@ def _finish(nl):
     """Give each declared instruction its 0.3.0 signature and a doc (needs nki.language, whose
     functions are the operator defaults)."""
     names = {"engine": engine, "reduce_cmd": reduce_cmd, "dge_mode": dge_mode,
-             "oob_mode": oob_mode, "matmul_perf_mode": matmul_perf_mode, "nl": nl}
+             "oob_mode": oob_mode, "matmul_perf_mode": matmul_perf_mode, "dma_engine": dma_engine,
+             "nl": nl}
     P = _inspect.Parameter
     for fname in _api030.SIGNATURES:
         if fname not in _core.instructions and fname != "register_alloc":

@@ -474,10 +474,10 @@ range = static_range  # noqa: A001  (nl.range, seen in kernels)
 def _bound(v, what):
     if isinstance(v, _core.VirtualRegister):
         return v._value("dynamic_range")
-    if isinstance(v, bool) or not isinstance(v, (int, _np.integer)):
+    if isinstance(v, _b.bool) or not isinstance(v, (_b.int, _np.integer)):
         _errors.fail(_Invalid, f"nl.dynamic_range: {what} must be an int or a VirtualRegister, "
                                f"found {type(v).__name__} {v!r}")
-    return int(v)
+    return _b.int(v)
 
 
 class _DynamicRange:
@@ -507,13 +507,13 @@ class _DynamicRange:
 def dynamic_range(start, stop=None, step=1):
     """A dynamic (on-device) loop from start to stop (ints or VirtualRegisters, read when the loop
     starts) by a positive compile-time int step. The induction variable is a VirtualRegister."""
-    if isinstance(step, _core.VirtualRegister) or isinstance(step, bool) or \
-            not isinstance(step, (int, _np.integer)) or step < 1:
+    if isinstance(step, _core.VirtualRegister) or isinstance(step, _b.bool) or \
+            not isinstance(step, (_b.int, _np.integer)) or step < 1:
         _errors.fail(_Invalid, f"nl.dynamic_range: step must be a positive compile-time int "
                                f"(not a VirtualRegister), found {step!r}")
     if stop is None:
         start, stop = 0, start
-    return _DynamicRange(start, stop, int(step))
+    return _DynamicRange(start, stop, _b.int(step))
 
 
 def load_transpose2d(src, dtype=None):
@@ -533,8 +533,8 @@ def load_transpose2d(src, dtype=None):
 def ds(start, size):
     """A dynamic-slice index: t[nl.ds(s, n)] is t[s:s+n]; `start` may be a VirtualRegister
     (resolved and bounds-checked when the instruction runs)."""
-    if isinstance(start, _core.VirtualRegister) and isinstance(size, (int, _np.integer)):
-        return _DynSlice(start, int(size))
+    if isinstance(start, _core.VirtualRegister) and isinstance(size, (_b.int, _np.integer)):
+        return _DynSlice(start, _b.int(size))
     if not isinstance(start, (int, _np.integer)) or not isinstance(size, (int, _np.integer)):
         _errors.fail(_Unsupported, f"nl.ds({start!r}, {size!r}): register-valued (dynamic) slices "
                                    "are not implemented by nkisim yet; use ints")
@@ -542,15 +542,15 @@ def ds(start, size):
 
 
 def _grid_axis(value, fn, what):
-    if isinstance(value, bool) or not isinstance(value, (int, _np.integer)):
+    if isinstance(value, _b.bool) or not isinstance(value, (_b.int, _np.integer)):
         _errors.fail(_Invalid, f"nl.{fn}({what}={value!r}): expected an int axis of the launch grid")
     L = _kernel.current_launch()
     ndim = L.grid_ndim if L is not None else 0
-    if not (0 <= int(value) < max(ndim, 1)):
-        _errors.fail(_Invalid, f"nl.{fn}({what}={value!r}): the launch grid has "
-                               f"{ndim} dimension{'s' if ndim != 1 else ''} (NKI 0.3.0 launches "
-                               "kernel[n] with a single axis)")
-    return int(value)
+    if not (0 <= int(value) < _b.max(ndim, 1)):
+        _errors.fail(_Invalid, f"nl.{fn}({what}={value!r}): NKI 0.3.0 grids have one axis "
+                               f"(kernel[n]); this launch's grid has {ndim} "
+                               f"dimension{'s' if ndim != 1 else ''}")
+    return _b.int(value)
 
 
 def program_id(axis=0):
@@ -566,7 +566,7 @@ def num_programs(axes=0):
     n = L.n if L is not None else 1
     if axes is None:
         return n
-    for a in (axes if isinstance(axes, (tuple, list)) else (axes,)):
+    for a in (axes if isinstance(axes, (_b.tuple, _b.list)) else (axes,)):
         _grid_axis(a, "num_programs", "axes")
     return n
 
