@@ -67,6 +67,11 @@ int64_t Interpreter::dynamic_value(const DynamicOffset& dy, std::string_view ins
 bool Interpreter::resolve_dynamic(const InstrDecl& d, void* op, DynamicRestore& restore) {
   const OobMode oob = oob_mode_of(d, op);
   bool skip = false;
+  struct Partial {
+    Tensor* t;
+    int64_t first, count, rows;
+  };
+  std::vector<Partial> partial;
   for_tensors(d, op, [&](const ParamDecl& p, Tensor* t) {
     if (skip || !t->is_dynamic()) return;
     const DynamicOffset& dy = *t->dynamic();
@@ -81,7 +86,17 @@ bool Interpreter::resolve_dynamic(const InstrDecl& d, void* op, DynamicRestore& 
     std::optional<Tensor> r = t->moved(v);
     if (!r) {
       if (oob == OobMode::skip) {
-        skip = true;
+        // Skip exactly the rows (first-dim entries) outside the tensor: keep the in-bound run
+        // and the matching rows of every other operand with as many rows.
+        int64_t first = 0, count = 0;
+        std::optional<Tensor> part = t->moved_rows(v, &first, &count);
+        if (!part) {
+          skip = true;
+          return;
+        }
+        partial.push_back({t, first, count, t->dim(0).count});
+        restore.saved.emplace_back(t, *t);
+        *t = std::move(*part);
         return;
       }
       const std::string origin = dy.origin.empty() ? ".ap(scalar_offset=...)" : dy.origin;
@@ -97,7 +112,23 @@ bool Interpreter::resolve_dynamic(const InstrDecl& d, void* op, DynamicRestore& 
     restore.saved.emplace_back(t, *t);
     *t = std::move(*r);
   });
-  return !skip;
+  if (skip) return false;
+  for (const Partial& pt : partial) {
+    bool ok = true;
+    for_tensors(d, op, [&](const ParamDecl&, Tensor* o) {
+      if (!ok || o == pt.t) return;
+      if (o->dim(0).count != pt.rows) {
+        ok = false;
+        return;
+      }
+      std::vector<IndexItem> key(o->ndim(), IndexItem{IndexItem::all});
+      key[0] = IndexItem{IndexItem::slice, pt.first, pt.first + pt.count, 1};
+      restore.saved.emplace_back(o, *o);
+      *o = o->index(key);
+    });
+    if (!ok) return false;  // the other operands do not have one row per row: skip it all
+  }
+  return true;
 }
 
 }  // namespace nkisim

@@ -416,6 +416,46 @@ std::optional<Tensor> Tensor::moved(int64_t value) const {
   return r;
 }
 
+std::optional<Tensor> Tensor::moved_rows(int64_t value, int64_t* first, int64_t* count) const {
+  const DynamicOffset& dy = *dyn_;
+  if (dy.max_value >= 0 && (value < 0 || value > dy.max_value)) return std::nullopt;
+  if (value < -(int64_t{1} << 40) || value > (int64_t{1} << 40)) return std::nullopt;
+  Tensor r = without_dynamic();
+  const int64_t delta = value * dy.multiplier;
+  if (dy.on_partitions) {
+    r.part_ += delta;
+  } else if (on_chip()) {
+    const int64_t F = base_free_elements();
+    const int64_t flat = part_ * F + offset_ + delta;
+    if (flat < 0) return std::nullopt;
+    r.part_ = flat / F;
+    r.offset_ = flat % F;
+  } else {
+    r.offset_ += delta;
+  }
+  int64_t f = -1, n = 0;
+  for (int64_t i = 0; i < r.dims_[0].count; ++i) {
+    Tensor row = r;
+    row.dims_[0].count = 1;
+    if (r.on_chip()) row.part_ += i * r.dims_[0].step;
+    else row.offset_ += i * r.dims_[0].step;
+    const bool ok = row.in_bounds();
+    if (ok && f < 0) f = i;
+    if (ok && f >= 0 && i == f + n) ++n;
+    else if (ok) return std::nullopt;  // in-bound rows in two runs: not one transfer
+  }
+  if (n == 0) return std::nullopt;
+  *first = f;
+  *count = n;
+  Tensor out = r;
+  if (r.on_chip()) out.part_ += f * r.dims_[0].step;
+  else out.offset_ += f * r.dims_[0].step;
+  out.dims_[0].count = n;
+  out.is_base_ = false;
+  if (!out.in_bounds()) return std::nullopt;
+  return out;
+}
+
 std::optional<Tensor> Tensor::indirect_row(int64_t row, int64_t value) const {
   (void)row;
   if (value < 0 || value >= dyn_->extent) return std::nullopt;

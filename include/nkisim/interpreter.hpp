@@ -66,7 +66,7 @@ class Interpreter {
   struct DynamicRestore {
     std::vector<std::pair<Tensor*, Tensor>> saved;
     ~DynamicRestore() {
-      for (auto& [p, t] : saved) *p = std::move(t);
+      for (auto it = saved.rbegin(); it != saved.rend(); ++it) *it->first = std::move(it->second);
     }
   };
   static bool any_dynamic(const InstrDecl& d, void* op);

@@ -118,6 +118,9 @@ class Tensor {
   const DynamicOffset* dynamic() const { return dyn_.get(); }
   // The static view moved by `value` units (scalar offsets); nullopt if it leaves the tensor.
   std::optional<Tensor> moved(int64_t value) const;
+  // oob_mode.skip for scalar offsets: the rows (entries of the first dim) of the moved view that
+  // lie inside the tensor, as [first, first + count); nullopt when none (or they are not one run).
+  std::optional<Tensor> moved_rows(int64_t value, int64_t* first, int64_t* count) const;
   // Row `row` of a vector-offset view moved to `value` (one row, rank kept); nullopt if outside.
   std::optional<Tensor> indirect_row(int64_t row, int64_t value) const;
   Tensor without_dynamic() const {

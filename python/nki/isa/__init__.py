@@ -108,6 +108,8 @@ def _finish(nl):
                + (f" (engine= may choose {engines})" if engines else "")
                + f"; available from {('trn1', 'trn2', 'trn3')[d['first_gen'] - 2]}.\n\n"
                "Parameters:\n" + "\n".join(lines))
+        if "name" not in _api030.SIGNATURES.get(d["name"], "name"):
+            params, lines = params[:-1], lines[:-1]  # register_*: 0.3.0 has no name= parameter
         obj.__signature__ = _inspect.Signature(params)
         obj.__name__ = obj.__qualname__ = d["name"]
         obj.__module__ = __name__
