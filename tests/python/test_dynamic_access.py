@@ -147,7 +147,11 @@ def test_scalar_offset_out_of_range(rng):
                        match=r"dma_copy: src: the dynamic offset .*has the value 29.*outside"):
         nki.simulate(scalar_kernel("register"))(table, np.array([[R - 3]], np.int32))
     got = nki.simulate(scalar_kernel("register", nisa.oob_mode.skip))(table, np.array([[R - 3]], np.int32))
-    np.testing.assert_array_equal(got, np.full((4, C), -1.0, np.float32))  # skipped
+    exp = np.full((4, C), -1.0, np.float32)
+    exp[:3] = table[R - 3:]  # exactly the out-of-range row is skipped
+    np.testing.assert_array_equal(got, exp)
+    got = nki.simulate(scalar_kernel("register", nisa.oob_mode.skip))(table, np.array([[R + 7]], np.int32))
+    np.testing.assert_array_equal(got, np.full((4, C), -1.0, np.float32))  # every row skipped
     with pytest.raises(nisa.NkiOutOfBoundsError, match=r"has the value -1"):
         nki.simulate(scalar_kernel("tensor"))(table, np.array([[-1]], np.int32))
 

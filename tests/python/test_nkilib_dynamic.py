@@ -85,3 +85,41 @@ def test_indexed_flatten_lnc2(nkilib, T, E, f_len, N, start):
     ref = flatten_reference(x, f_len, output_len, offsets, start, -1)
     got = got["flattened_array"] if isinstance(got, dict) else got
     np.testing.assert_array_equal(np.asarray(got).reshape(-1), ref.reshape(-1))
+
+
+@pytest.mark.parametrize("lnc", [1, 2])
+def test_cross_entropy_forward(nkilib, lnc):
+    from nkilib_src.nkilib.experimental.loss.cross_entropy import cross_entropy_forward
+    import nki.language as nl
+    rng = np.random.default_rng(3)
+    N, V = 64, 2048
+    logits = rng.standard_normal((N, V)).astype(np.float32) * 3
+    targets = rng.integers(0, V, size=N).astype(np.int32)
+    k = cross_entropy_forward if lnc == 1 else cross_entropy_forward[2]
+    loss, lse = run_or_skip(lambda: nki.simulate(k)(logits, targets, positions_per_batch=32,
+                                                    chunk_size=1024, dtype=nl.float32))
+    m = logits.max(axis=1, keepdims=True)
+    ref_lse = (m + np.log(np.exp(logits - m).sum(axis=1, keepdims=True)))[:, 0]
+    ref_loss = ref_lse - logits[np.arange(N), targets]
+    np.testing.assert_allclose(np.asarray(lse, np.float32), ref_lse, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(loss, np.float32), ref_loss, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("lnc", [1, 2])
+def test_topk_reduce(nkilib, lnc):
+    from nkilib_src.nkilib.experimental.subkernels.topk_reduce import topk_reduce
+    import ml_dtypes
+    rng = np.random.default_rng(4)
+    T, K, H = 16, 2, 64
+    rows = T * K
+    vals = rng.standard_normal((rows, H)).astype(ml_dtypes.bfloat16)
+    token = np.repeat(np.arange(T, dtype=np.int32), K)
+    perm = rng.permutation(rows)
+    buf = np.zeros((rows, H + 2), np.uint16)
+    buf[:, :H] = vals[perm].view(np.uint16)
+    buf[:, H:] = token[perm].reshape(rows, 1).view(np.uint16).reshape(rows, 2)
+    inp = buf.view(ml_dtypes.bfloat16)
+    k = topk_reduce if lnc == 1 else topk_reduce[2]
+    got = run_or_skip(lambda: nki.simulate(k)(inp, T, K))
+    ref = vals.astype(np.float32).reshape(T, K, H).sum(axis=1)
+    np.testing.assert_allclose(np.asarray(got).astype(np.float32), ref, rtol=2e-2, atol=2e-2)
