@@ -90,3 +90,57 @@ def test_bad_uses(set_target):
     set_target("trn1")
     with pytest.raises(nisa.NkiValidationError, match=r"dma_transpose: is not available on trn1"):
         run((4, 8), (8, 4))
+
+
+@pytest.mark.parametrize("R,F,K", [(16, 32, 1), (64, 128, 1), (128, 16, 1), (256, 8, 2)])
+@pytest.mark.parametrize("oob", ["error", "skip"])
+def test_indirect_transpose(rng, R, F, K, oob):
+    # dst = table[indices.T.flatten()[:R], :].T, indices a 2-D uint32 SBUF tensor
+    N = 300
+    table = rng.random((N, F), dtype=np.float32).astype(BF16)
+    P = R if K == 1 else 128
+    idx = rng.integers(0, N, size=(P, K)).astype(np.uint32)
+    if oob == "skip":
+        idx[3, 0] = N + 5  # row 3 of the gather is out of range: skipped
+    order = idx.T.reshape(-1)[:R]
+
+    def k(table, idx):
+        it = nl.ndarray((P, K), dtype=nl.uint32, buffer=nl.sbuf)
+        nisa.dma_copy(it, idx)
+        dst = nl.ndarray((F, R), dtype=table.dtype, buffer=nl.sbuf)
+        nisa.memset(dst, 0.0)
+        src = table.ap(pattern=[[F, R], [1, F]], offset=0, vector_offset=it, indirect_dim=0)
+        nisa.dma_transpose(dst, src, oob_mode=getattr(nisa.oob_mode, oob))
+        out = nl.ndarray((F, R), dtype=table.dtype, buffer=nl.shared_hbm)
+        nisa.dma_copy(out, dst)
+        return out
+
+    got = nki.simulate(k)(table, idx)
+    exp = np.zeros((R, F), np.float32)
+    ok = order < N
+    exp[ok] = table[order[ok]].astype(np.float32)
+    np.testing.assert_array_equal(got.astype(np.float32), exp.T)
+
+
+def test_indirect_transpose_errors(rng):
+    table = rng.random((64, 16), dtype=np.float32).astype(BF16)
+
+    def run(idx_shape, rows, dtype=nl.uint32, bad=None):
+        def k(table):
+            it = nl.ndarray(idx_shape, dtype=dtype, buffer=nl.sbuf)
+            nisa.memset(it, 0)
+            if bad is not None:
+                nisa.memset(it[bad:bad + 1, :], 1000)
+            dst = nl.ndarray((16, rows), dtype=table.dtype, buffer=nl.sbuf)
+            src = table.ap(pattern=[[16, rows], [1, 16]], offset=0, vector_offset=it, indirect_dim=0)
+            nisa.dma_transpose(dst, src)
+        nki.simulate(k)(table)
+
+    with pytest.raises(nisa.NkiOutOfBoundsError, match=r"dma_transpose: src: row 5 gathers index 1000"):
+        run((16, 1), 16, bad=5)
+    with pytest.raises(nisa.NkiValidationError, match=r"indices.shape\[0\] must be a multiple of 16"):
+        run((8, 1), 16)
+    with pytest.raises(nisa.NkiValidationError, match=r"2-D uint32 SBUF tensor"):
+        run((16, 1), 16, dtype=nl.int32)
+    with pytest.raises(nisa.NkiValidationError, match=r"src.shape\[0\] % 16 == 0"):
+        run((16, 1), 8)
