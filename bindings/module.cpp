@@ -85,6 +85,12 @@ PYBIND11_MODULE(_core, m) {
       PyErr_SetString(g_validation, e.what());
     } catch (const UnsupportedError& e) {
       PyErr_SetString(g_unsupported, e.what());
+    } catch (const HostMemoryError& e) {
+      PyErr_SetString(PyExc_MemoryError, e.what());
+    } catch (const std::bad_alloc&) {
+      PyErr_SetString(PyExc_MemoryError,
+                      "nkisim: out of host memory while running an instruction (its working "
+                      "buffers); the simulator's state is unchanged and the next launch can run");
     }
   });
 
@@ -142,6 +148,13 @@ PYBIND11_MODULE(_core, m) {
       .def("live_allocations", [](Interpreter& i) {
         return i.sbuf().live_allocations() + i.psum().live_allocations();
       });
+  // Raise `exc` in the Python thread `thread_id` at its next bytecode (stops the other programs of
+  // a launch once one has failed). Returns the number of threads affected (0 or 1).
+  m.def("_async_raise", [](unsigned long thread_id, py::object exc) {
+    return PyThreadState_SetAsyncExc(thread_id, exc.is_none() ? nullptr : exc.ptr());
+  });
+  m.def("hbm_used_bytes", &hbm_used_bytes);
+  m.def("hbm_limit_bytes", &hbm_limit_bytes);
   m.def("set_current", [](std::shared_ptr<Interpreter> in) { Interpreter::set_current(in.get()); });
   m.def("clear_current", [] { Interpreter::set_current(nullptr); });
   m.def("has_current", [] { return Interpreter::current() != nullptr; });

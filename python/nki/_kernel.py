@@ -157,30 +157,37 @@ def _to_numpy_input(x):
     return None, None, None
 
 
+def _wrap_one(x, label, buffer_id, writebacks, framework):
+    """Wrap one argument (a module-level function: a recursive closure would be a reference
+    cycle that keeps every launch's arguments alive until the garbage collector runs)."""
+    if isinstance(x, (tuple, list)) and any(isinstance(v, np.ndarray) or
+                                            type(v).__module__.startswith("torch") for v in x):
+        return type(x)(_wrap_one(v, f"{label}[{i}]", buffer_id, writebacks, framework)
+                       for i, v in enumerate(x))
+    arr, fw, wb = _to_numpy_input(x)
+    if arr is None:
+        return x
+    if fw == "torch":
+        framework[0] = "torch"
+    try:
+        d = _dtypes.lookup(arr.dtype)
+    except (TypeError, ValueError) as e:
+        _fail(f"kernel argument '{label}': {e}")
+    if wb is not None:
+        writebacks.append((wb, arr))
+    try:
+        return _core.wrap(arr, _dtypes.ID[d], buffer_id, label)
+    except _errors.ERRORS as e:
+        _errors.reraise(e)
+
+
 def _wrap_args(args, kwargs, buffer_id, names):
     """Wrap array arguments as HBM tensors (zero-copy); everything else passes untouched."""
     writebacks = []
     framework = ["numpy"]
-
-    def wrap(x, label):
-        if isinstance(x, (tuple, list)) and any(isinstance(v, np.ndarray) or
-                                                type(v).__module__.startswith("torch") for v in x):
-            return type(x)(wrap(v, f"{label}[{i}]") for i, v in enumerate(x))
-        arr, fw, wb = _to_numpy_input(x)
-        if arr is None:
-            return x
-        if fw == "torch":
-            framework[0] = "torch"
-        try:
-            d = _dtypes.lookup(arr.dtype)
-        except (TypeError, ValueError) as e:
-            _fail(f"kernel argument '{label}': {e}")
-        if wb is not None:
-            writebacks.append((wb, arr))
-        return _core.wrap(arr, _dtypes.ID[d], buffer_id, label)
-
-    new_args = [wrap(a, names[i] if i < len(names) else f"arg{i}") for i, a in enumerate(args)]
-    new_kwargs = {k: wrap(v, k) for k, v in kwargs.items()}
+    new_args = [_wrap_one(a, names[i] if i < len(names) else f"arg{i}", buffer_id, writebacks,
+                          framework) for i, a in enumerate(args)]
+    new_kwargs = {k: _wrap_one(v, k, buffer_id, writebacks, framework) for k, v in kwargs.items()}
     return new_args, new_kwargs, writebacks, framework[0]
 
 
@@ -251,17 +258,45 @@ def launch(kernel, args, kwargs):
     L.interpreters = [_interpreter(info["name"], i, n) for i in range(n)]
     results = [None] * n
     errors = [None] * n
+    running = {}  # program -> thread ident, while the program may be stopped
+    cancel_lock = threading.Lock()
+    cancelled = [False]
+
+    def stop_others(i):
+        """Program i failed: raise _Cancelled in the others at their next bytecode (once each)."""
+        with cancel_lock:
+            cancelled[0] = True
+            for j in [j for j in running if j != i]:
+                _core._async_raise(running.pop(j), _Cancelled)
 
     def program(i):
         _state.launch, _state.program_id, _state.shared_count = L, i, 0
         _core.set_current(L.interpreters[i])
+        err = None
         try:
-            results[i] = kernel.func(*wargs, **wkwargs)
-        except BaseException as e:  # reported by the launching thread
-            errors[i] = e
+            try:
+                with cancel_lock:
+                    if cancelled[0]:
+                        raise _Cancelled
+                    running[i] = threading.get_ident()
+                results[i] = kernel.func(*wargs, **wkwargs)
+            except BaseException as e:  # reported by the launching thread
+                err = e
+            with cancel_lock:
+                running.pop(i, None)
+            _absorb()  # a stop requested just before the pop is raised (and caught) here
+        except _Cancelled as c:
+            # A late stop landed in the handler above: keep the program's own error if any.
+            if err is None and c.__context__ is not None and not isinstance(c.__context__, _Cancelled):
+                err = c.__context__
         finally:
             _core.clear_current()
             _state.launch = None
+        if err is not None and not isinstance(err, _Cancelled):
+            errors[i] = err
+            if n > 1:
+                stop_others(i)
+        err = None  # no reference cycle: err's traceback holds this frame
 
     try:
         if n == 1:
@@ -275,9 +310,24 @@ def launch(kernel, args, kwargs):
                 t.join()
     finally:
         _release(L.interpreters)
-    for e in errors:
-        if e is not None:
-            raise e
+    failed = [(i, e) for i, e in enumerate(errors) if e is not None]
+    errors.clear()  # the tracebacks hold program()'s frame, whose closure holds this list
+    if failed:
+        results.clear()
+        err = failed[0][1]
+        if n > 1:
+            _note(err, f"(raised in program {failed[0][0]} of {kernel.func.__name__}[{n}])")
+            err.nki_program_errors = {}
+            for i, e in failed[1:]:
+                msg = str(e).split("\n")[0]
+                _note(err, f"program {i} of {kernel.func.__name__}[{n}] also failed: "
+                           f"{type(e).__name__}: {msg}")
+                err.nki_program_errors[i] = e
+        failed.clear()
+        try:
+            raise err
+        finally:
+            err = None  # no cycle through this frame
     for wb, arr in writebacks:
         _writeback(wb, arr)
     out = results[0]
@@ -285,6 +335,21 @@ def launch(kernel, args, kwargs):
     last_launch.stats = {"instructions": sum(i.instruction_count() for i in L.interpreters),
                          "by_op": [i.instruction_counts() for i in L.interpreters]}
     return _output(out, framework)
+
+
+class _Cancelled(BaseException):
+    """Raised inside a program of a launch when another program of it has failed."""
+
+
+def _absorb():
+    """A Python-level call: a pending asynchronous _Cancelled is raised at its first bytecode."""
+    for _ in range(2):
+        pass
+
+
+def _note(err, text):
+    if hasattr(err, "add_note"):
+        err.add_note(text)
 
 
 _POOL = {}  # (target, core, cores) -> idle Interpreters, reused across launches (SBUF stays mapped)

@@ -373,10 +373,16 @@ struct Aligned {
   ~Aligned() { std::free(p); }
   T* get(size_t n) {
     if (n > cap) {
+      // A failed allocation keeps the old buffer and capacity (never a stale larger cap).
+      const size_t want = std::max<size_t>(n, 1024);
+      size_t bytes = 0;
+      if (__builtin_mul_overflow(want, sizeof(T), &bytes) || bytes > SIZE_MAX - 63)
+        throw std::bad_alloc();
+      T* q = static_cast<T*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
+      if (q == nullptr) throw std::bad_alloc();
       std::free(p);
-      cap = std::max<size_t>(n, 1024);
-      p = static_cast<T*>(std::aligned_alloc(64, (cap * sizeof(T) + 63) / 64 * 64));
-      if (p == nullptr) throw std::bad_alloc();
+      p = q;
+      cap = want;
     }
     return p;
   }
