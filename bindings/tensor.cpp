@@ -138,6 +138,11 @@ void bind_tensor(py::module_& m) {
       .def_property_readonly("_alloc_id", [](const Tensor& t) {
         return reinterpret_cast<uintptr_t>(&t.allocation());
       })
+      .def_property_readonly("_alloc_rect", [](const Tensor& t) {
+        // (start partition, partitions, byte offset, bytes per partition) of the allocation.
+        const Allocation& a = t.allocation();
+        return py::make_tuple(a.start_partition, a.num_partitions, a.byte_offset, a.bytes);
+      })
       .def("get_pattern", [](const Tensor& t) {
         py::list l;
         for (auto [s, n] : t.pattern()) l.append(py::make_tuple(s, n));
@@ -212,6 +217,18 @@ void bind_tensor(py::module_& m) {
     return current("ndarray").allocate(b, shape, t, name, address);
   }, py::arg("buffer"), py::arg("shape"), py::arg("dtype"), py::arg("name") = "",
      py::arg("address") = py::none());
+
+  // The current program's whole SBUF (0) or PSUM (1) host storage as a writable uint8 array of
+  // (partitions, host stride) bytes, padding included: for guard-byte checks (tests/fuzz).
+  m.def("_debug_space", [](int buffer) {
+    Interpreter& in = current("_debug_space");
+    Memory& mem = buffer == 1 ? in.psum() : in.sbuf();
+    auto* keep = new std::shared_ptr<void>(mem.storage_owner());
+    py::capsule cap(keep, [](void* p) { delete static_cast<std::shared_ptr<void>*>(p); });
+    return py::array(py::dtype("uint8"),
+                     std::vector<py::ssize_t>{mem.partitions(), mem.host_stride()},
+                     std::vector<py::ssize_t>{mem.host_stride(), 1}, mem.host_data(), cap);
+  });
 
   // Wrap a caller's C-contiguous array as an HBM tensor without copying.
   m.def("wrap", [](py::array arr, int dtype, int buffer, const std::string& name) {

@@ -18,6 +18,9 @@ ctest --test-dir build/cpp --output-on-failure -j2
 echo "== pytest"
 # Run from outside the source tree so the installed package (with its compiled core) is tested.
 .venv/bin/python -m pytest -q -p no:cacheprovider tests/python
+echo "== fuzz smoke (seeded, bounded: about 90 s; the long run is in the README)"
+.venv/bin/python tests/fuzz/fuzz.py --seed "${NKI_FUZZ_SEED:-20261202}" --count 8000 --time-limit 90 \
+  --timeout 60 --workers 2
 echo "== benchmark smoke run"
 .venv/bin/python -m benchmarks --smoke
 echo "== C++ harness example (find_package(nkisim))"

@@ -259,6 +259,9 @@ Memory::Memory(Buffer kind, int partitions, int64_t bytes_per_partition, int64_t
 
 Memory::~Memory() = default;
 
+std::byte* Memory::host_data() const { return state_->storage.get(); }
+std::shared_ptr<void> Memory::storage_owner() const { return state_; }
+
 int64_t Memory::used_bytes() const {
   std::lock_guard<std::mutex> g(state_->mu);
   int64_t s = 0;

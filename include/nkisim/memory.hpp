@@ -113,6 +113,12 @@ class Memory {
   int64_t used_bytes() const;  // per partition, summed over live rectangles' extents (diagnostics)
   size_t live_allocations() const;
   int core() const { return core_; }
+  // The whole host storage: partitions() rows of host_stride() bytes (bytes_per_partition() used,
+  // the rest padding). For checkers such as the fuzzer's guard bytes; keep storage_owner() alive
+  // while using it.
+  std::byte* host_data() const;
+  int64_t host_stride() const { return host_stride_; }
+  std::shared_ptr<void> storage_owner() const;
 
  private:
   Buffer kind_;

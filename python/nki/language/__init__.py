@@ -186,7 +186,7 @@ def ndarray(shape, dtype, buffer=sbuf, name="", address=None):
     bid = _buffer_id(buffer, "ndarray")
     d = _dtype(dtype, "ndarray")
     shp = _shape(shape, "ndarray")
-    if not isinstance(name, str):
+    if name is not None and not isinstance(name, str):
         _errors.fail(TypeError, f"nl.ndarray: name must be a str, found {type(name).__name__} {name!r}")
     try:
         if bid == 3:
