@@ -299,6 +299,11 @@ def run_parent(args):
                     stats["crash"] += 1
                     failures.append(("crash", w.current, what))
                     new = restart(w, w.current)
+                elif rc != 0:  # died outside any kernel (e.g. cannot import nki): stop here
+                    failures.append(("worker", w.indices[0] if w.indices else -1,
+                                     f"a worker exited with status {rc} between kernels"))
+                    stopped = True
+                    new = restart(w, None)
                 else:
                     done = w.batch[-1] if w.batch else None
                     new = restart(w, done)
@@ -350,6 +355,9 @@ def run_parent(args):
           f"launch errors {stats['launch_errors']}, raw binding messages {stats['unclear']}, "
           f"crashes {stats['crash']}, hangs {stats['hang']}, guard violations {stats['guard']}")
     for kind, idx, what in failures:
+        if idx < 0:
+            print(f"\n=== {kind.upper()}: {what}")
+            continue
         k = generate(args.seed, idx)
         print(f"\n=== {kind.upper()} in kernel {idx} (seed {args.seed}): {what}\n"
               f"# reproduce: python tests/fuzz/fuzz.py --seed {args.seed} --only {idx}\n"

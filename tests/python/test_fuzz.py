@@ -25,8 +25,8 @@ def fuzz(*args, kernel=None, tmp_path=None, timeout=240):
 
 
 def test_a_short_seeded_run_is_clean():
-    rc, out = fuzz("--seed", "7", "--count", "300", "--workers", "2")
-    assert "kernels=300 of 300" in out, out
+    rc, out = fuzz("--seed", "7", "--count", "200", "--workers", "2")
+    assert "kernels=200 of 200" in out, out
     assert "crashes 0, hangs 0, guard violations 0" in out, out
     assert rc == 0, out
 
@@ -40,7 +40,7 @@ def test_the_same_seed_gives_the_same_kernels():
     text = "".join(generate(1, i).source for i in range(400))
     for name in INSTRUCTIONS:
         assert f"nisa.{name}(" in text, name
-    assert "2**" not in text or True  # extreme values appear as literals:
+    # Extreme values appear as literals.
     assert "9223372036854775807" in text and "4294967296" in text
 
 
@@ -66,8 +66,10 @@ BAD_KERNELS = {
 def test_the_fuzzer_reports(what, tmp_path):
     src, expected = BAD_KERNELS[what]
     # Kernel 0 of seed 1 has inputs (the host-guard case needs one).
-    rc, out = fuzz("--seed", "1", "--count", "1", "--workers", "1", "--timeout", "3",
-                   kernel=src, tmp_path=tmp_path)
+    # A short hang timeout only where the hang is the point: a loaded machine may take seconds
+    # for an ordinary kernel.
+    rc, out = fuzz("--seed", "1", "--count", "1", "--workers", "1",
+                   "--timeout", "3" if what == "hang" else "120", kernel=src, tmp_path=tmp_path)
     assert rc == 1, out
     assert expected in out, out
     assert "# reproduce: python tests/fuzz/fuzz.py --seed 1 --only 0" in out

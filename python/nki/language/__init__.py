@@ -166,10 +166,10 @@ class NKIObject:
 def _shape(shape, fn):
     """The shape as a list of ints (a TypeError naming the call for anything else; the range
     and the size are checked by the core)."""
-    if isinstance(shape, (tuple, list)):
-        out = list(shape)
-    elif hasattr(shape, "__index__") and not isinstance(shape, _b.bool):
+    if hasattr(shape, "__index__") and not isinstance(shape, (_b.bool, NkiTensor)):
         out = [shape]
+    elif hasattr(shape, "__iter__") and not isinstance(shape, (str, bytes, NkiTensor)):
+        out = list(shape)
     else:
         _errors.fail(TypeError, f"nl.{fn}: shape must be a tuple of ints, found "
                                 f"{type(shape).__name__} {shape!r}")
