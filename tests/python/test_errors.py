@@ -1238,3 +1238,13 @@ def test_lnc2_both_errors_are_reported(set_target):
     assert isinstance(ei.value.nki_program_errors[1], RuntimeError)
     set_target(None)
     sanity_check()
+
+
+def test_lnc2_shared_hbm_with_name_none(set_target):
+    set_target("trn2")
+
+    def kernel():
+        t = nl.ndarray((8, 3), dtype=nl.uint8, buffer=nl.shared_hbm, name=None)
+        return t
+    out = nki.simulate(nki.jit(kernel)[2])()
+    assert out.shape == (8, 3)

@@ -195,7 +195,7 @@ def ndarray(shape, dtype, buffer=sbuf, name="", address=None):
                 st = _kernel._state
                 i = st.shared_count
                 st.shared_count += 1
-                return L.shared_hbm(i, shp, d, name)
+                return L.shared_hbm(i, shp, d, name or "")
         return _core.allocate(bid, shp, _dtypes.ID[d], name or "", address)
     except _errors.ERRORS as e:
         _errors.reraise(e)
