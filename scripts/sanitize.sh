@@ -30,14 +30,15 @@ build() {  # build <mode> <sanitizer flags>
 asan() {
   build asan "-fsanitize=address,undefined -fno-sanitize-recover=undefined"
   local pre
-  pre="$(g++ -print-file-name=libasan.so)"
+  # libstdc++ too: python does not link it, and ASan's __cxa_throw interceptor needs it at startup.
+  pre="$(g++ -print-file-name=libasan.so) $(g++ -print-file-name=libstdc++.so)"
   export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:detect_stack_use_after_return=0"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
   echo "== asan: ctest"
   ctest --test-dir build/asan --output-on-failure -j "$JOBS"
   echo "== asan: pytest"
   (cd /tmp && PYTHONPATH="$ROOT/build/asan/pkg" PYTHONMALLOC=malloc LD_PRELOAD="$pre" \
-    "$VPY" -m pytest -q -p no:cacheprovider "$ROOT/tests/python")
+    "$VPY" -m pytest -q -s -p no:cacheprovider "$ROOT/tests/python")  # -s: reports reach stderr
   echo "== asan: fuzz smoke"
   PYTHONPATH="$ROOT/build/asan/pkg" PYTHONMALLOC=malloc LD_PRELOAD="$pre" \
     "$VPY" tests/fuzz/fuzz.py --seed "${NKI_FUZZ_SEED:-5}" --count "${NKI_FUZZ_COUNT:-2000}" \
@@ -47,13 +48,13 @@ asan() {
 tsan() {
   build tsan "-fsanitize=thread"
   local pre
-  pre="$(g++ -print-file-name=libtsan.so)"
+  pre="$(g++ -print-file-name=libtsan.so) $(g++ -print-file-name=libstdc++.so)"
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$ROOT/scripts/tsan.supp"
   echo "== tsan: ctest"
   ctest --test-dir build/tsan --output-on-failure -j "$JOBS"
   echo "== tsan: LNC2 pytest"
   (cd /tmp && PYTHONPATH="$ROOT/build/tsan/pkg" LD_PRELOAD="$pre" \
-    "$VPY" -m pytest -q -p no:cacheprovider -k "lnc or LNC or grid or program" "$ROOT/tests/python")
+    "$VPY" -m pytest -q -s -p no:cacheprovider -k "lnc or LNC or grid or program" "$ROOT/tests/python")
 }
 
 case "${1:-all}" in
