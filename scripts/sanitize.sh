@@ -32,7 +32,7 @@ asan() {
   local pre
   # libstdc++ too: python does not link it, and ASan's __cxa_throw interceptor needs it at startup.
   pre="$(g++ -print-file-name=libasan.so) $(g++ -print-file-name=libstdc++.so)"
-  export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:detect_stack_use_after_return=0"
+  export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:halt_on_error=1:abort_on_error=1:detect_stack_use_after_return=0"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
   echo "== asan: ctest"
   ctest --test-dir build/asan --output-on-failure -j "$JOBS"

@@ -1191,7 +1191,8 @@ def test_failed_launches_free_their_tiles_without_the_garbage_collector(monkeypa
         gc.enable()
     assert len(made) <= 1, f"{len(made)} interpreters built for 600 launches: tiles outlived them"
     assert garbage == 0, f"{garbage} objects in reference cycles"
-    assert rss[1] - rss[0] < 4, f"RSS grew from {rss[0]:.1f} to {rss[1]:.1f} MB"
+    if "libasan" not in os.environ.get("LD_PRELOAD", ""):  # ASan's quarantine keeps freed memory
+        assert rss[1] - rss[0] < 4, f"RSS grew from {rss[0]:.1f} to {rss[1]:.1f} MB"
 
 
 def test_lnc2_error_in_one_program_stops_the_other(set_target):
