@@ -21,6 +21,9 @@ echo "== pytest"
 echo "== record an op graph from Python, replay it in C++ (nkisim-replay must be bit-exact)"
 .venv/bin/python examples/record_replay.py build/quickstart.opg
 build/cpp/nkisim-replay build/quickstart.opg
+echo "== fuzz smoke (seeded, bounded: about 90 s; the long run is in the README)"
+.venv/bin/python tests/fuzz/fuzz.py --seed "${NKI_FUZZ_SEED:-20261202}" --count 8000 --time-limit 90 \
+  --timeout 60 --workers 2
 echo "== benchmark smoke run"
 .venv/bin/python -m benchmarks --smoke
 echo "== C++ harness example (find_package(nkisim))"
