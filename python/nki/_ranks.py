@@ -375,9 +375,10 @@ class MpiTransport:
     def begin(self, world):
         self.run_id += 1
         self.procs_done = set()
-        old, self.stash = self.stash, []
-        for m in old:
-            self._handle(m, world)
+        with self.lock:
+            old, self.stash = self.stash, []
+            for m in old:
+                self._handle(m, world)
 
     def _handle(self, m, world):
         run = m[0]
@@ -401,14 +402,13 @@ class MpiTransport:
             world.cond.notify_all()
 
     def poll(self, world):
-        msgs = []
+        # Messages are handled in the order they arrive, under the lock: a rank's contribution
+        # is always delivered before its "done" notice, whichever thread polls.
         with self.lock:
             st = self.MPI.Status()
             while self.comm.iprobe(source=self.MPI.ANY_SOURCE, tag=self.TAG, status=st):
-                msgs.append(self.comm.recv(source=st.Get_source(), tag=self.TAG))
+                self._handle(self.comm.recv(source=st.Get_source(), tag=self.TAG), world)
             self.requests = [q for q in self.requests if not q.Test()]
-        for m in msgs:
-            self._handle(m, world)
 
     def end(self, world, timeout):
         """Tell the other processes this one is done; drain until all are (bounded)."""
@@ -440,6 +440,8 @@ def mpi_world_size():
 
 
 def _mpi_transport(size):
+    """The process's transport (one for every launch, so that messages of the next launch that
+    arrive early are kept whatever its number of ranks)."""
     if _MPI[0] is None:
         try:
             from mpi4py import MPI
@@ -447,13 +449,9 @@ def _mpi_transport(size):
             raise NkiValidationError(
                 "nki.simulate(..., backend='mpi') needs mpi4py (pip install mpi4py) and an MPI "
                 f"library: {e}") from None
-        _MPI[0] = MPI.COMM_WORLD.Dup()
-    t = MpiTransport(_MPI[0], size)
-    prev = getattr(_mpi_transport, "last", None)
-    if prev is not None and prev.size == size:
-        return prev
-    _mpi_transport.last = t
-    return t
+        _MPI[0] = MpiTransport(MPI.COMM_WORLD.Dup(), size)
+    _MPI[0].size = size
+    return _MPI[0]
 
 
 # ---------------------------------------------------------------- the launcher
