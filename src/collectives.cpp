@@ -17,4 +17,10 @@ void mark_written(const Tensor& t) {
   written::mark(t);
 }
 
+void claim_for_overwrite(const Tensor& dst, const std::vector<Tensor>& sources) {
+  for (const Tensor& s : sources)
+    if (&s.allocation() == &dst.allocation()) return;
+  dst.claim_for_overwrite({});
+}
+
 }  // namespace nkisim::collectives

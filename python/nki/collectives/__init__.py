@@ -376,8 +376,11 @@ class _Ring(_Algo):
                 _reduce_into(dst, [p.srcs[2 * ch], p.srcs[2 * ch + 1]], self.op)
 
 
-def _join(name, world, rank, members, srcs, dsts, meta, algo, extra=None):
+def _join(name, world, rank, members, srcs, dsts, meta, algo, extra=None, overwrite=True):
     from .._kernel import program_id
+    if overwrite:  # every destination is written whole: no sentinel fill needed first
+        for d in dsts:
+            _core.collective_claim(d, srcs)
     c = _ranks.Contribution(name, rank, program_id(), members, _where(), meta,
                             [_view(s) for s in srcs], [_view(d) for d in dsts],
                             [d for d in dsts if d._buffer_id in (0, 1)], extra, algo)
@@ -520,7 +523,7 @@ def all_to_all_v(srcs, dsts, replica_group, metadata_tensor, recv_counts_known=F
           (str(_dt(srcs[0])), str(_dt(dsts[0])), ("recv_counts_known", bool(recv_counts_known)),
            ("has_rdispls", bool(has_rdispls))),
           _AllToAllV(recv_counts_known=bool(recv_counts_known), has_rdispls=bool(has_rdispls)),
-          extra)
+          extra, overwrite=False)
 
 
 def collective_permute(srcs, dsts, source_target_pairs):
@@ -556,7 +559,8 @@ def collective_permute(srcs, dsts, source_target_pairs):
     if rank not in members:
         return
     _join(name, world, rank, members, srcs, dsts,
-          (_tmeta(srcs), _tmeta(dsts), ("pairs", tuple(pairs))), _Permute(pairs=tuple(pairs)))
+          (_tmeta(srcs), _tmeta(dsts), ("pairs", tuple(pairs))), _Permute(pairs=tuple(pairs)),
+          overwrite=rank in targets)
 
 
 def _channels(name, world, members, by_channel, channel_ids):
