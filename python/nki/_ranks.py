@@ -189,7 +189,16 @@ class World:
                 raise r.error[0](r.error[1])
         try:
             for phase in range(c.algo.phases(r, self)):
-                c.algo.run(phase, r, c.rank, self)
+                try:
+                    c.algo.run(phase, r, c.rank, self)
+                except Exception as e:  # let the other members stop waiting for this one
+                    with self.cond:
+                        if r.error is None:
+                            r.error = (NkiCollectiveError, (
+                                f"nki.collectives.{c.name} over ranks {list(r.members)}: rank "
+                                f"{c.rank} failed while moving data: {type(e).__name__}: {e}"))
+                        self.cond.notify_all()
+                    raise r.error[0](r.error[1]) from e
                 self._barrier(r, c, deadline)
             for t in c.tensors:
                 _core.collective_mark_written(t)
@@ -235,7 +244,7 @@ class World:
                     gone = self._gone_member(r)
                     if gone is not None:
                         r.error = (NkiCollectiveError, self._missing_message(
-                            r, c, f"rank {gone[0]} {gone[1]} without joining it"))
+                            r, c, "", head=f"rank {gone[0]} {gone[1]} without joining it"))
                         self.state[(c.rank, c.program)] = ["run"]
                         self.cond.notify_all()
                         raise r.error[0](r.error[1])
@@ -266,15 +275,19 @@ class World:
                 return m, self.remote_done[(m, prog)]
         return None
 
-    def _missing_message(self, r, c, why):
+    def _missing_message(self, r, c, why, head=None):
         first = next(iter(r.ops.values()))
         seq = r.key[3]
         joined = sorted(r.ops)
         missing = [m for m in r.members if m not in r.ops]
-        lines = [f"nki.collectives.{first.name} #{seq} over ranks {list(r.members)}"
-                 f"{'' if self.grid == 1 else f' (program {r.key[0]})'}: ranks {missing} "
-                 f"{'never joined' if 'did not' not in why else ''}".rstrip()
-                 + (f": {why}" if why else "")]
+        where = (f"nki.collectives.{first.name} #{seq} over ranks {list(r.members)}"
+                 f"{'' if self.grid == 1 else f' (program {r.key[0]})'}")
+        if head is not None:
+            lines = [f"{where}: {head}"]
+        else:
+            lines = [f"{where}: ranks {missing} "
+                     f"{'never joined' if 'did not' not in why else ''}".rstrip()
+                     + (f": {why}" if why else "")]
         for m in joined:
             lines.append(f"  rank {m} joined at {_describe_where(r.ops[m].where)}")
         for m in missing:
