@@ -176,8 +176,8 @@ def _fixture():
 def main(argv):
     root = os.environ.get("NKILIB_PATH", "")
     if not root or not os.path.isdir(os.path.join(root, TESTS)):
-        print(f"nkilib_collectives: NKILIB_PATH is {'unset' if not root else root!r}, which does "
-              "not hold nki-library's collective tests: nothing run")
+        why = "is unset" if not root else f"= {root!r} does not hold nki-library's collective tests"
+        print(f"nkilib_collectives: NKILIB_PATH {why}: nothing run")
         return 0
     import pytest
     _install(root)
