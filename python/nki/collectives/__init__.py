@@ -253,7 +253,8 @@ def _mismatch(r, what, describe):
 
 
 class _AllReduce(_Algo):
-    steps = 2
+    """Each member of this process reduces its share of the rows once and writes the result
+    into every local member's destination (the share is still in cache for the copies)."""
 
     def step(self, phase, r, me, world):
         c = r.ops[me]
@@ -261,17 +262,14 @@ class _AllReduce(_Algo):
         j = r.local.index(me)
         for t, dst in enumerate(c.dsts):
             rows = dst.shape[0] if dst.ndim else 1
-            bounds = [rows * i // n for i in range(n + 1)]
-            if phase == 0:  # reduce this member's share of the rows into its own destination
-                lo, hi = bounds[j], bounds[j + 1]
-                if hi > lo:
-                    _reduce_into(dst[lo:hi], [r.ops[m].srcs[t][lo:hi] for m in r.members],
-                                 self.op)
-            else:           # copy the other shares from their owners' destinations
-                for i, m in enumerate(r.local):
-                    lo, hi = bounds[i], bounds[i + 1]
-                    if m != me and hi > lo:
-                        np.copyto(dst[lo:hi], r.ops[m].dsts[t][lo:hi])
+            lo, hi = rows * j // n, rows * (j + 1) // n
+            if hi <= lo:
+                continue
+            mine = dst[lo:hi]
+            _reduce_into(mine, [r.ops[m].srcs[t][lo:hi] for m in r.members], self.op)
+            for m in r.local:
+                if m != me:
+                    np.copyto(r.ops[m].dsts[t][lo:hi], mine)
 
 
 class _AllGather(_Algo):
