@@ -18,6 +18,7 @@ destinations. Waits poll MPI; nothing blocks forever: a bounded wait ends with a
 the collective, the ranks and the kernel lines.
 """
 import functools
+import inspect
 import os
 import threading
 import time
@@ -512,6 +513,10 @@ def simulate_ranks(kernel, ranks, observers=None, profile=False, timeout=None, b
             _kernel._fail(f"nki.simulate(ranks={ranks}): {len(inputs)} per-rank inputs given; "
                           "pass one entry per rank or a function rank -> inputs")
         grid = k.grid or 1
+        try:  # computed once, not once per rank and program by the launch's argument checks
+            sig = inspect.signature(k.func)
+        except (TypeError, ValueError):
+            sig = None
         world = World(ranks, local, grid, t, k.func.__name__, transport)
         if transport is not None:
             transport.begin(world)
@@ -535,6 +540,9 @@ def simulate_ranks(kernel, ranks, observers=None, profile=False, timeout=None, b
                         _tls.world = None
                     world.finish(r, prog)
                     return out
+
+                if sig is not None:
+                    body.__signature__ = sig
 
                 rk = _kernel.Kernel(body, k.grid, k.options)
                 results[r] = _kernel.launch(rk, args, kwargs, observers=observers,
