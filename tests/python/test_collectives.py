@@ -558,5 +558,7 @@ def test_failure_in_one_rank_is_reported_without_hang():
 def test_ranks_argument_checked():
     with pytest.raises(AssertionError, match="positive int"):
         nki.simulate(k_all_reduce, ranks=0)
+    with pytest.raises(AssertionError, match="not supported"):
+        nki.simulate(k_all_reduce, ranks=2, record="graph.json")
     with pytest.raises(AssertionError, match="per-rank inputs"):
         run(k_all_reduce, 2, [(np.ones(2, np.float32), world(2), nl.add)])
