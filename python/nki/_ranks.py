@@ -470,12 +470,12 @@ def _mpi_transport(size):
 
 # ---------------------------------------------------------------- the launcher
 def _rank_inputs(inputs, rank):
-    if callable(inputs):
+    if hasattr(inputs, "for_rank"):  # e.g. nki-library's PerRankLazyInputGenerator
+        x = inputs.for_rank(rank)
+    elif callable(inputs):
         x = inputs(rank)
     else:
         x = inputs[rank]
-    if hasattr(x, "for_rank"):
-        x = x.for_rank(rank)
     if isinstance(x, dict):
         return (), dict(x)
     if isinstance(x, tuple) and len(x) == 2 and isinstance(x[0], (tuple, list)) \
@@ -509,7 +509,7 @@ def simulate_ranks(kernel, ranks, observers=None, profile=False, timeout=None, b
             local = transport.ranks_of(transport.proc)
         else:
             local = list(range(ranks))
-        if not callable(inputs) and len(inputs) != ranks:
+        if not callable(inputs) and not hasattr(inputs, "for_rank") and len(inputs) != ranks:
             _kernel._fail(f"nki.simulate(ranks={ranks}): {len(inputs)} per-rank inputs given; "
                           "pass one entry per rank or a function rank -> inputs")
         grid = k.grid or 1

@@ -397,6 +397,13 @@ def test_per_rank_inputs_forms():
     b = run(k_all_reduce, 2, lambda r: ((xs[r],), dict(rg=world(2), op=nl.add)))
     np.testing.assert_array_equal(a[0], b[1])
 
+    class PerRank:  # the shape of nki-library's PerRankLazyInputGenerator
+        def for_rank(self, rank_id):
+            return {"x": xs[rank_id], "rg": world(2), "op": nl.add}
+
+    c = run(k_all_reduce, 2, PerRank())
+    np.testing.assert_array_equal(a[1], c[0])
+
 
 def expect(exc, n, kernel, inputs, *patterns, **kw):
     t0 = time.monotonic()
