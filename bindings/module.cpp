@@ -240,4 +240,5 @@ PYBIND11_MODULE(_core, m) {
   bind_launch(m);
   bind_instructions(m);
   bind_opgraph(m);
+  bind_collectives(m);
 }

@@ -62,7 +62,7 @@ namespace {
 constexpr size_t kHuge = size_t{2} << 20;
 constexpr size_t kCacheMin = 2 * kHuge;           // only large buffers are cached
 constexpr size_t kCacheMaxBytes = size_t{512} << 20;  // at most 512 MiB kept
-constexpr size_t kCacheMaxBuffers = 4;
+constexpr size_t kCacheMaxBuffers = 16;  // 8+ ranks each allocate their outputs (issue 12)
 
 struct HostCache {
   std::mutex mu;

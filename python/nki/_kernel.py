@@ -83,13 +83,23 @@ def jit(func=None, mode="auto", **kwargs):
     return Kernel(func, options=kwargs)
 
 
-def simulate(kernel, observers=None, profile=False, record=None):
+def simulate(kernel, observers=None, profile=False, record=None, ranks=None, **rank_options):
     """A callable that runs `kernel` (a Kernel, kernel[n], or a plain function) on the simulator.
 
     observers: objects that see every executed instruction (see nki.observe); profile=True keeps
     an instruction profile of each run (nki.last_profile()); record="path" writes the executed op
     graph of each run to that file (replay it with nki._core.replay(path) or nkisim-replay).
+    ranks=N: run N ranks that talk through nki.collectives (python/nki/_ranks.py); the callable
+    then takes the per-rank inputs (f(rank) -> dict/tuple, or one entry per rank), returns one
+    output per rank, and accepts timeout= (seconds) and backend= ('auto', 'threads', 'mpi').
     """
+    if ranks is not None or rank_options:  # issue 12: multi-rank launches
+        from ._ranks import simulate_ranks
+        if record is not None:
+            _fail("nki.simulate(record=..., ranks=...): recording the op graph of a multi-rank "
+                  "launch is not supported")
+        return simulate_ranks(kernel, 1 if ranks is None else ranks, observers=observers,
+                              profile=profile, **rank_options)
     k = kernel if isinstance(kernel, Kernel) else Kernel(kernel)
 
     @functools.wraps(k.func)
