@@ -24,6 +24,11 @@ std::string locate_kernel_line();
 void configure_for_python(Interpreter& in);
 
 void bind_launch(py::module_& m);  // launch.cpp (issue 9): Launch, VirtualRegister
+// A tuple or list of ints (or a single int when `allow_scalar`), each within int64; a TypeError or
+// a ValidationError naming `what` otherwise.
+std::vector<int64_t> to_int64_list(const py::handle& h, const std::string& what,
+                                   bool allow_scalar = false);
+
 void bind_tensor(py::module_& m);
 void bind_instructions(py::module_& m);
 void bind_opgraph(py::module_& m);

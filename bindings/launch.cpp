@@ -16,9 +16,10 @@ void bind_launch(py::module_& m) {
            py::arg("target"), py::arg("n"))
       .def_property_readonly("size", &Launch::size)
       .def("interpreter", [](const Launch& l, int i) { return l.core_ptr(i); })
-      .def("shared_hbm", [](Launch& l, int program, std::vector<int64_t> shape, int dtype,
+      .def("shared_hbm", [](Launch& l, int program, const py::handle& shape, int dtype,
                             const std::string& name) {
-        return l.shared_hbm(program, shape, static_cast<DType>(dtype), name);
+        return l.shared_hbm(program, to_int64_list(shape, "nl.ndarray: shape", true),
+                            static_cast<DType>(dtype), name);
       })
       .def("fail", &Launch::fail, py::call_guard<py::gil_scoped_release>())
       .def("finish", &Launch::finish, py::call_guard<py::gil_scoped_release>())

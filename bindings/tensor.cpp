@@ -27,19 +27,6 @@ int64_t to_int64(const py::handle& h, const std::string& what) {
   return v;
 }
 
-// A tuple or list of ints (or a single int when `allow_scalar`).
-std::vector<int64_t> to_int64_list(const py::handle& h, const std::string& what,
-                                   bool allow_scalar = false) {
-  if (allow_scalar && PyIndex_Check(h.ptr()) && !PyBool_Check(h.ptr())) return {to_int64(h, what)};
-  if (!PyTuple_Check(h.ptr()) && !PyList_Check(h.ptr()))
-    throw py::type_error(what + " must be a tuple or list of ints, found " + type_name(h) + " " +
-                         std::string(py::repr(h)));
-  std::vector<int64_t> v;
-  py::sequence seq = py::reinterpret_borrow<py::sequence>(h);
-  for (size_t i = 0; i < seq.size(); ++i)
-    v.push_back(to_int64(seq[i], what + "[" + std::to_string(i) + "]"));
-  return v;
-}
 
 IndexItem parse_item(const py::handle& h, const Tensor& t) {
   if (h.ptr() == Py_Ellipsis) return IndexItem{IndexItem::ellipsis};
@@ -117,6 +104,20 @@ std::optional<std::pair<int64_t, int64_t>> address_arg(const py::handle& h) {
   return std::make_pair(v[0], v[1]);
 }
 }  // namespace
+
+// A tuple or list of ints (or a single int when `allow_scalar`).
+std::vector<int64_t> to_int64_list(const py::handle& h, const std::string& what,
+                                   bool allow_scalar) {
+  if (allow_scalar && PyIndex_Check(h.ptr()) && !PyBool_Check(h.ptr())) return {to_int64(h, what)};
+  if (!PyTuple_Check(h.ptr()) && !PyList_Check(h.ptr()))
+    throw py::type_error(what + " must be a tuple or list of ints, found " + type_name(h) + " " +
+                         std::string(py::repr(h)));
+  std::vector<int64_t> v;
+  py::sequence seq = py::reinterpret_borrow<py::sequence>(h);
+  for (size_t i = 0; i < seq.size(); ++i)
+    v.push_back(to_int64(seq[i], what + "[" + std::to_string(i) + "]"));
+  return v;
+}
 
 void bind_tensor(py::module_& m) {
   py::class_<Tensor>(m, "Tensor", "A view of simulated memory (nki.language.NkiTensor).")

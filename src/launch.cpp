@@ -92,6 +92,7 @@ void Launch::release() {
 
 Tensor Launch::shared_hbm(int program, const std::vector<int64_t>& shape, DType dtype,
                           const std::string& name) {
+  check_shape(shape, dtype, "nl.ndarray(buffer=nl.shared_hbm, name='" + name + "')");
   std::lock_guard<std::mutex> g(mu_);
   const size_t k = next_shared_.at(program)++;
   if (k < shared_.size()) {

@@ -146,3 +146,16 @@ def test_program_id_of_a_missing_axis_is_refused():
         nki.simulate(k[2])(np.zeros((2, 2), np.float32))
     with pytest.raises(nisa.NkiValidationError, match=r"num_programs\(axes=2\)"):
         nki.simulate(lambda a: nl.num_programs(axes=(0, 2)))(np.zeros((2, 2), np.float32))
+
+
+@pytest.mark.parametrize("shape", [(2**64, 4), (2**40, 2**40), (0, 4)])
+def test_shared_hbm_shapes_are_checked_under_lnc2(set_target, shape):
+    set_target("trn2")
+
+    @nki.jit
+    def k(a):
+        out = nl.ndarray(shape, dtype=nl.float32, buffer=nl.shared_hbm)
+        return out
+    with pytest.raises((nisa.NkiValidationError, TypeError)) as ei:
+        nki.simulate(k[2])(np.zeros((4, 4), np.float32))
+    assert "nl.ndarray" in str(ei.value) and "incompatible function arguments" not in str(ei.value)
