@@ -95,7 +95,8 @@ std::string_view kind_name(Kind k) {
   constexpr std::string_view names[] = {"tensor", "tensor or None", "number or (P, 1) tile",
                                         "ALU operator", "activation function", "enum member",
                                         "bool", "bool or None", "int", "number", "tuple of ints",
-                                        "access pattern", "axis"};
+                                        "access pattern", "axis",
+                                        "int or None"};
   return names[static_cast<int>(k)];
 }
 

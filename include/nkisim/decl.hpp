@@ -37,6 +37,7 @@ enum class Kind : uint8_t {
   ints,        // std::vector<int64_t>         a tuple/list of ints ("()" or None = empty)
   pattern,     // std::vector<std::pair<int64_t, int64_t>>  [[step, num], ...]
   axes,        // std::vector<int>             an int or a list of ints
+  opt_integer, // std::optional<int64_t>       an int or None
 };
 std::string_view kind_name(Kind k);
 

@@ -29,6 +29,8 @@
 #define INTS(n) std::vector<int64_t> n;
 #define PATTERN(n) std::vector<std::pair<int64_t, int64_t>> n;
 #define AXES(n) std::vector<int> n;
+#define OINT(n) std::optional<int64_t> n;
+#define INTS_REQ(n) std::vector<int64_t> n;
 #else
 #define NKISIM_ROW(n, kind, role, b, dflt, eid) \
   ::nkisim::ParamDecl{#n, ::nkisim::Kind::kind, role, b, dflt, ::nkisim::EnumId::eid, offsetof(Self, n)},
@@ -47,6 +49,8 @@
 #define INTS(n) NKISIM_ROW(n, ints, ::nkisim::Role::none, 0, "()", count_)
 #define PATTERN(n) NKISIM_ROW(n, pattern, ::nkisim::Role::none, 0, "", count_)
 #define AXES(n) NKISIM_ROW(n, axes, ::nkisim::Role::none, 0, "", count_)
+#define OINT(n) NKISIM_ROW(n, opt_integer, ::nkisim::Role::none, 0, "None", count_)
+#define INTS_REQ(n) NKISIM_ROW(n, ints, ::nkisim::Role::none, 0, "", count_)
 #endif
 
 #else
@@ -74,4 +78,6 @@
 #undef INTS
 #undef PATTERN
 #undef AXES
+#undef OINT
+#undef INTS_REQ
 #endif
