@@ -60,6 +60,13 @@ def ideal_attention(qT, kT, v):
     return (p @ v) * (1.0 / p.sum(axis=1, keepdims=True))
 
 
+def ideal_topk(x, k):
+    part = np.argpartition(-x, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(x, part, axis=1)
+    order = np.argsort(-vals, axis=1, kind='stable')
+    return np.take_along_axis(vals, order, axis=1), np.take_along_axis(part, order, axis=1).astype(np.float32)
+
+
 class Case:
     def __init__(self, name, group, kernel, ideal, make, targets, tol, reps=5, note=''):
         self.name, self.group, self.kernel, self.ideal = name, group, kernel, ideal
@@ -124,6 +131,13 @@ CASES = [
          {'peer_over_ours': 1.5}, (1e-2, 2e-2),
          note='seq 2048, d 128, bf16: QK^T, softmax, PV'),
 ]
+CASES.append(
+    Case('topk', 'f', 'topk_kernel', ideal_topk,
+         lambda smoke: [randn((256, 512) if smoke else (1024, 4096), np.float32, 13),
+                        16 if smoke else 64],
+         {'peer_over_ours': 5.0}, (1e-6, 1e-6),
+         note='top-64 of [1024,4096] fp32: 8 rounds of max8 + nc_find_index8 + nc_match_replace8 '
+              'per [128,4096] tile'))
 BY_NAME = {c.name: c for c in CASES}
 
 

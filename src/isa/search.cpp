@@ -11,6 +11,9 @@
 //    index of all ones (0xFFFFFFFF / 0xFFFF) and replaces nothing.
 #include <cmath>
 #include <cstring>
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 #include "isa/common.hpp"
 
@@ -24,34 +27,97 @@ constexpr int64_t kMinElems = 8, kMaxElems = 16384;
 inline bool above(float a, float b) { return a > b || (std::isnan(a) && !std::isnan(b)); }
 inline bool same(float a, float b) { return a == b || (std::isnan(a) && std::isnan(b)); }
 
-// The 8 largest values of x[0..n) (n >= 8), descending; ties in index order.
-void top8(const float* x, int64_t n, float* top) {
-  int cnt = 0;
-  auto insert = [&](float v) {
-    int pos;
-    if (cnt < 8) {
-      pos = cnt++;
-    } else {
-      if (!above(v, top[7])) return;
-      pos = 7;
-    }
-    while (pos > 0 && above(v, top[pos - 1])) {
-      top[pos] = top[pos - 1];
-      --pos;
-    }
-    top[pos] = v;
-  };
-  for (int64_t i = 0; i < 8; ++i) insert(x[i]);
-  constexpr int64_t kChunk = 32;
-  int64_t i = 8;
-  for (; i + kChunk <= n; i += kChunk) {
-    const float t = top[7];
-    int any = 0;
-    for (int64_t j = 0; j < kChunk; ++j) any |= !(x[i + j] <= t);  // NaN x or NaN t: look closer
-    if (any)
-      for (int64_t j = 0; j < kChunk; ++j) insert(x[i + j]);
+// Scans in chunks of 32 lanes; only chunks that may matter are looked at element by element.
+constexpr int64_t kChunk = 32;
+constexpr int64_t isa_search_chunk = kChunk;
+
+// Some x[0..32) lies in [lo, hi] (NaN never does).
+inline bool any_in(const float* x, float lo, float hi) {
+#if defined(__AVX__)
+  const __m256 l = _mm256_set1_ps(lo), h = _mm256_set1_ps(hi);
+  __m256 acc = _mm256_setzero_ps();
+  for (int j = 0; j < kChunk; j += 8) {
+    const __m256 v = _mm256_loadu_ps(x + j);
+    acc = _mm256_or_ps(acc, _mm256_and_ps(_mm256_cmp_ps(v, l, _CMP_GE_OQ), _mm256_cmp_ps(v, h, _CMP_LE_OQ)));
   }
-  for (; i < n; ++i) insert(x[i]);
+  return _mm256_movemask_ps(acc) != 0;
+#else
+  int any = 0;
+  for (int j = 0; j < kChunk; ++j) any |= (x[j] >= lo) & (x[j] <= hi);
+  return any != 0;
+#endif
+}
+
+// Maximum of x[0..len) (len <= 32), NaN if any is NaN.
+inline float chunk_max(const float* x, int64_t len) {
+#if defined(__AVX__)
+  if (len == kChunk) {
+    __m256 m = _mm256_loadu_ps(x);
+    __m256 nan = _mm256_cmp_ps(m, m, _CMP_UNORD_Q);
+    for (int j = 8; j < kChunk; j += 8) {
+      const __m256 v = _mm256_loadu_ps(x + j);
+      m = _mm256_max_ps(m, v);
+      nan = _mm256_or_ps(nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    }
+    if (_mm256_movemask_ps(nan) != 0) return NAN;
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+    return _mm_cvtss_f32(h);
+  }
+#endif
+  float m = x[0];
+  for (int64_t j = 0; j < len; ++j) {
+    if (std::isnan(x[j])) return NAN;
+    m = x[j] > m ? x[j] : m;
+  }
+  return m;
+}
+
+inline float max_nan(float a, float b) { return above(b, a) ? b : a; }
+
+// Insert v into the descending list top[0..cnt) of at most 8 (after equal values).
+inline void insert8(float* top, int& cnt, float v) {
+  int pos;
+  if (cnt < 8) {
+    pos = cnt++;
+  } else {
+    if (!above(v, top[7])) return;
+    pos = 7;
+  }
+  while (pos > 0 && above(v, top[pos - 1])) {
+    top[pos] = top[pos - 1];
+    --pos;
+  }
+  top[pos] = v;
+}
+
+// The 8 largest values of x[0..n) (8 <= n <= 16384), descending; ties in index order.
+// The 8th largest chunk maximum T is <= the 8th largest value, so only chunks whose maximum
+// reaches T can hold one of the 8: those are scanned element by element, in order.
+void top8(const float* x, int64_t n, float* top) {
+  constexpr int64_t kChunk = 2 * isa_search_chunk;  // 64 lanes per maximum
+  const int64_t nch = (n + kChunk - 1) / kChunk;
+  float cmax[kMaxElems / kChunk];
+  float t8[8];
+  int c8 = 0;
+  for (int64_t c = 0; c < nch; ++c) {
+    const int64_t len = std::min(kChunk, n - c * kChunk);
+    cmax[c] = len == kChunk ? max_nan(chunk_max(x + c * kChunk, kChunk / 2),
+                                      chunk_max(x + c * kChunk + kChunk / 2, kChunk / 2))
+                            : chunk_max(x + c * kChunk, std::min(len, kChunk / 2));
+    if (len > kChunk / 2 && len < kChunk)
+      cmax[c] = max_nan(cmax[c], chunk_max(x + c * kChunk + kChunk / 2, len - kChunk / 2));
+    if (c8 < 8 || !(cmax[c] <= t8[7])) insert8(t8, c8, cmax[c]);
+  }
+  const float T = c8 == 8 ? t8[7] : -INFINITY;  // fewer than 8 chunks: every element counts
+  int cnt = 0;
+  for (int64_t c = 0; c < nch; ++c) {
+    if (above(T, cmax[c])) continue;
+    const int64_t end = std::min(n, (c + 1) * kChunk);
+    for (int64_t i = c * kChunk; i < end; ++i)
+      if (!(x[i] < T)) insert8(top, cnt, x[i]);  // below T: not among the 8 (NaN: look)
+  }
 }
 
 // For each slot k: the position of the (rank[k]+1)-th occurrence of v[k] in x[0..n), or -1.
@@ -76,16 +142,12 @@ void find8(const float* x, int64_t n, const float* v, const int* rank, int64_t* 
         --remaining;
       }
   };
-  constexpr int64_t kChunk = 32;
   int64_t i = 0;
-  if (!nan) {  // only elements within [lo, hi] can match
-    for (; i + kChunk <= n && remaining > 0; i += kChunk) {
-      int any = 0;
-      for (int64_t j = 0; j < kChunk; ++j) any |= (x[i + j] >= lo) & (x[i + j] <= hi);
-      if (any)
-        for (int64_t j = 0; j < kChunk; ++j) visit(i + j);
-    }
-  }
+  if (!nan)  // only elements within [lo, hi] can match
+    for (; i + kChunk <= n && remaining > 0; i += kChunk)
+      if (any_in(x + i, lo, hi))
+        for (int64_t j = i; j < i + kChunk; ++j)
+          if (x[j] >= lo && x[j] <= hi) visit(j);
   for (; i < n && remaining > 0; ++i) visit(i);
 }
 
@@ -108,10 +170,11 @@ std::byte* elem_ptr(const Rows& v, int64_t r, int64_t c) {
   return p;
 }
 
+// Rows run on the calling thread: the per-row work is short and branchy, and handing half of
+// it to the helper thread made the top-k benchmark 3-4x slower on an oversubscribed machine.
 template <class F>
-void over_rows(int64_t nrows, int64_t work, F&& body) {
-  if (work >= (int64_t{1} << 16) && nrows >= 2) parallel_rows(nrows, work, body);
-  else body(0, nrows);
+void over_rows(int64_t nrows, F&& body) {
+  body(0, nrows);
 }
 
 void check_index_dst(const Check& c, std::string_view n, const Tensor& t, int64_t partitions) {
@@ -172,7 +235,7 @@ void execute(Max8Op& op, Interpreter&) {
   const Rows s = rows_of(op.src), d = rows_of(op.dst);
   const int64_t N = s.ncols;
   std::vector<float> tops(static_cast<size_t>(s.nrows * 8));
-  over_rows(s.nrows, s.nrows * N, [&](int64_t ra, int64_t rb) {
+  over_rows(s.nrows, [&](int64_t ra, int64_t rb) {
     float* scratch = lanes<float>(0, static_cast<size_t>(N));
     for (int64_t r = ra; r < rb; ++r) top8(src_block(s, r, 1, 0, N, scratch).p, N, &tops[r * 8]);
   });
@@ -191,7 +254,7 @@ void execute(FindIndex8Op& op, Interpreter&) {
   op.dst.claim_for_overwrite({&op.data, &op.vals});
   const Rows a = rows_of(op.data), v = rows_of(op.vals), d = rows_of(op.dst);
   std::vector<int64_t> pos(static_cast<size_t>(a.nrows * 8));
-  over_rows(a.nrows, a.nrows * a.ncols, [&](int64_t ra, int64_t rb) {
+  over_rows(a.nrows, [&](int64_t ra, int64_t rb) {
     search_rows(a, v, ra, rb - ra, false, &pos[ra * 8]);
   });
   store<int64_t>(d, 0, d.nrows, 0, 8, pos.data());  // -1 wraps to all ones
@@ -211,7 +274,7 @@ void execute(MatchReplace8Op& op, Interpreter&) {
   const Rows a = rows_of(op.data), v = rows_of(op.vals), d = rows_of(op.dst);
   const int64_t P = a.nrows, N = a.ncols;
   std::vector<int64_t> pos(static_cast<size_t>(P * 8));
-  over_rows(P, P * N, [&](int64_t ra, int64_t rb) {
+  over_rows(P, [&](int64_t ra, int64_t rb) {
     search_rows(a, v, ra, rb - ra, true, &pos[ra * 8]);
   });
   // dst = data (raw when the dtypes agree, skipped when it is the same view), then imm.

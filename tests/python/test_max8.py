@@ -31,7 +31,8 @@ def distinct(rng, shape, dtype=F32):
 def ref_max8(x):
     """Sort each partition descending, NaN first; keep 8."""
     f = x.reshape(x.shape[0], -1).astype(np.float32)
-    key = np.where(np.isnan(f), np.inf, f)
+    key = np.where(f == np.inf, 1e300, f.astype(np.float64))
+    key = np.where(np.isnan(f), np.inf, key)       # NaN above +inf
     order = np.argsort(-key, axis=1, kind="stable")[:, :8]
     out = np.take_along_axis(f, order, axis=1)
     return out
@@ -152,3 +153,16 @@ def test_src_may_not_be_in_hbm():
         return a
     with kernel_raises(V, match=r"nki\.isa\.max8: src: must be in sbuf or psum"):
         nki.simulate(k)(np.ones((2, 16), np.float32))
+
+
+@pytest.mark.parametrize("f", [8, 9, 31, 32, 33, 63, 64, 65, 200, 255, 511, 1000, 16384])
+def test_many_ties_nans_and_infinities_across_chunk_boundaries(rng, f):
+    """Few distinct values (so ties everywhere), some NaN and +-inf, at every size class."""
+    x = rng.integers(-3, 4, size=(16, f)).astype(np.float32)
+    x[rng.random((16, f)) < 0.01] = np.nan
+    x[rng.random((16, f)) < 0.01] = np.inf
+    x[rng.random((16, f)) < 0.01] = -np.inf
+    x[3] = -np.inf
+    x[4, :] = 1.0
+    x[4, f - 1] = 2.0           # the largest value last
+    assert_equal(run(max8_body(), x), ref_max8(x))

@@ -191,3 +191,14 @@ def test_data_element_limits():
         return t
     bad(body, r"nc_find_index8: data: must have between 8 and 16384 elements per partition, "
         r"found 7", X, VALS)
+
+
+@pytest.mark.parametrize("f", [8, 33, 64, 65, 500, 4096])
+def test_many_ties_against_reference(rng, f):
+    """Low-cardinality data and vals (repeats, absent values, NaN) against the reference."""
+    x = rng.integers(0, 6, size=(16, f)).astype(np.float32)
+    x[rng.random((16, f)) < 0.02] = np.nan
+    vals = rng.integers(0, 8, size=(16, 8)).astype(np.float32)   # 6, 7 never occur
+    vals[rng.random((16, 8)) < 0.1] = np.nan
+    out = run(find_body(), x, vals)
+    assert_equal(out, as_index(ref_find(x, vals), U32))

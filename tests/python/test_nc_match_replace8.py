@@ -175,3 +175,15 @@ def test_vals_8_per_partition_and_imm_a_number():
         nisa.nc_match_replace8(t, t, v, v)
         return t
     bad(body2, r"nc_match_replace8: imm")
+
+
+@pytest.mark.parametrize("f", [8, 33, 64, 65, 500, 4096])
+def test_many_ties_against_reference(rng, f):
+    x = rng.integers(0, 6, size=(16, f)).astype(np.float32)
+    x[rng.random((16, f)) < 0.02] = np.nan
+    vals = rng.integers(0, 8, size=(16, 8)).astype(np.float32)
+    vals[rng.random((16, 8)) < 0.1] = np.nan
+    out, idx = run(replace_body(-9.0), x, vals)
+    ref, ref_idx = ref_replace(x, vals, -9.0)
+    assert_equal(out, ref)
+    assert_equal(idx, ref_idx)
