@@ -29,7 +29,6 @@ inline bool same(float a, float b) { return a == b || (std::isnan(a) && std::isn
 
 // Scans in chunks of 32 lanes; only chunks that may matter are looked at element by element.
 constexpr int64_t kChunk = 32;
-constexpr int64_t isa_search_chunk = kChunk;
 
 // Some x[0..32) lies in [lo, hi] (NaN never does).
 inline bool any_in(const float* x, float lo, float hi) {
@@ -74,8 +73,6 @@ inline float chunk_max(const float* x, int64_t len) {
   return m;
 }
 
-inline float max_nan(float a, float b) { return above(b, a) ? b : a; }
-
 // Insert v into the descending list top[0..cnt) of at most 8 (after equal values).
 inline void insert8(float* top, int& cnt, float v) {
   int pos;
@@ -96,20 +93,13 @@ inline void insert8(float* top, int& cnt, float v) {
 // The 8th largest chunk maximum T is <= the 8th largest value, so only chunks whose maximum
 // reaches T can hold one of the 8: those are scanned element by element, in order.
 void top8(const float* x, int64_t n, float* top) {
-  constexpr int64_t kChunk = 2 * isa_search_chunk;  // 64 lanes per maximum
   const int64_t nch = (n + kChunk - 1) / kChunk;
   float cmax[kMaxElems / kChunk];
+  for (int64_t c = 0; c < nch; ++c) cmax[c] = chunk_max(x + c * kChunk, std::min(kChunk, n - c * kChunk));
   float t8[8];
   int c8 = 0;
-  for (int64_t c = 0; c < nch; ++c) {
-    const int64_t len = std::min(kChunk, n - c * kChunk);
-    cmax[c] = len == kChunk ? max_nan(chunk_max(x + c * kChunk, kChunk / 2),
-                                      chunk_max(x + c * kChunk + kChunk / 2, kChunk / 2))
-                            : chunk_max(x + c * kChunk, std::min(len, kChunk / 2));
-    if (len > kChunk / 2 && len < kChunk)
-      cmax[c] = max_nan(cmax[c], chunk_max(x + c * kChunk + kChunk / 2, len - kChunk / 2));
+  for (int64_t c = 0; c < nch; ++c)
     if (c8 < 8 || !(cmax[c] <= t8[7])) insert8(t8, c8, cmax[c]);
-  }
   const float T = c8 == 8 ? t8[7] : -INFINITY;  // fewer than 8 chunks: every element counts
   int cnt = 0;
   for (int64_t c = 0; c < nch; ++c) {
