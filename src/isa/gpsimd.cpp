@@ -17,7 +17,12 @@ namespace {
 constexpr int64_t kCoreParts = 16;  // partitions per GpSimd core
 
 std::string idx_text(int64_t p, int64_t k) {
-  return "[" + std::to_string(p) + ", " + std::to_string(k) + "]";
+  std::string s(1, '[');  // (appending, not "[" + ...: GCC 12 warns falsely about that)
+  s += std::to_string(p);
+  s += ", ";
+  s += std::to_string(k);
+  s += ']';
+  return s;
 }
 }  // namespace
 
