@@ -273,15 +273,17 @@ void execute(MatchReplace8Op& op, Interpreter&) {
                         std::equal(a.fcount, a.fcount + a.nfd, d.fcount) && a.dtype == d.dtype;
   if (!in_place) {
     op.dst.claim_for_overwrite({&op.data, &op.vals});
-    for_blocks(P, N, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
-      if (a.dtype == d.dtype) {
-        std::byte* raw = scratch_raw(0, static_cast<size_t>(nr * nc * a.es));
-        gather_raw(a, r0, nr, c0, nc, raw);
-        scatter_raw(d, r0, nr, c0, nc, raw);
-      } else {
-        float* f = lanes<float>(0, static_cast<size_t>(nr * nc));
-        load<float>(a, r0, nr, c0, nc, f);
-        store<float>(d, r0, nr, c0, nc, f);
+    over_rows(P, [&](int64_t ra, int64_t rb) {
+      for (int64_t r = ra; r < rb; ++r) {
+        if (a.dtype == d.dtype) {
+          std::byte* raw = scratch_raw(0, static_cast<size_t>(N * a.es));
+          gather_raw(a, r, 1, 0, N, raw);
+          scatter_raw(d, r, 1, 0, N, raw);
+        } else {
+          float* f = lanes<float>(0, static_cast<size_t>(N));
+          load<float>(a, r, 1, 0, N, f);
+          store<float>(d, r, 1, 0, N, f);
+        }
       }
     });
   }
