@@ -35,6 +35,13 @@ def ideal_dispatch(a, b, n_pairs):
     return a, b
 
 
+def ideal_overhead(a, n):
+    a = a.copy()
+    for _ in range(n):
+        np.multiply(a, np.float32(1.0), out=a)
+    return a
+
+
 def ideal_stream(a, b):
     return np.add(a, b)
 
@@ -68,13 +75,15 @@ def ideal_topk(x, k):
 
 
 class Case:
-    def __init__(self, name, group, kernel, ideal, make, targets, tol, reps=5, note=''):
+    def __init__(self, name, group, kernel, ideal, make, targets, tol, reps=5, note='',
+                 marginal=False):
         self.name, self.group, self.kernel, self.ideal = name, group, kernel, ideal
         self.make = make              # make(smoke) -> (args list, n_instr_hint or None)
         self.targets = targets        # dict: peer_over_ours, ours_over_ideal, us_per_instr
         self.tol = tol                # (rtol ours~peer, rtol vs ideal)
         self.reps = reps               # default repetitions (best is reported)
         self.note = note
+        self.marginal = marginal      # make(smoke, small=True) exists: report the cost per instruction
 
 
 def _dispatch_args(smoke, small=False):
@@ -82,6 +91,11 @@ def _dispatch_args(smoke, small=False):
     if small:
         n //= 10
     return [randn((128, 1), np.float32, 1, 0.0, 1.0), randn((128, 64), np.float32, 2, 0.0, 1.0), n]
+
+
+def _overhead_args(smoke, small=False):
+    n = 200 if smoke else 20000
+    return [np.ones((1, 1), np.float32), n // 10 if small else n]
 
 
 def _stream_args(dtype):
@@ -107,8 +121,11 @@ def _attention_args(smoke):
 
 CASES = [
     Case('dispatch', 'a', 'dispatch_kernel', ideal_dispatch, _dispatch_args,
-         {'peer_over_ours': 10.0, 'us_per_instr': 2.0}, (1e-6, 1e-6), reps=9,
-         note='20,000 tensor_scalar on [128,1] and [128,64]'),
+         {'peer_over_ours': 10.0, 'cold_peer_over_ours': 5.0, 'us_per_instr': 2.0}, (1e-6, 1e-6),
+         reps=9, note='20,000 tensor_scalar on [128,1] and [128,64]', marginal=True),
+    Case('overhead', 'a', 'overhead_kernel', ideal_overhead, _overhead_args,
+         {'peer_over_ours': 10.0, 'cold_peer_over_ours': 5.0, 'us_per_instr': 0.6}, (0, 0),
+         reps=9, note='20,000 tensor_scalar on [1,1]: per-instruction overhead', marginal=True),
     Case('stream_f32', 'b', 'stream_add_kernel', ideal_stream, _stream_args(np.float32),
          {'peer_over_ours': 2.0, 'ours_over_ideal': 1.5}, (1e-6, 1e-6),
          note='tensor_tensor add [4096,8192] fp32, [128,2048] tiles'),

@@ -26,6 +26,17 @@ def _dispatch(a_in, b_in, n_pairs):
     return out_a, out_b
 
 
+def _overhead(a_in, n):
+    """n tensor_scalar instructions on a [1, 1] tile: the per-instruction overhead, all but no math."""
+    out = nl.ndarray((1, 1), dtype=nl.float32, buffer=nl.shared_hbm)
+    a = nl.ndarray((1, 1), dtype=nl.float32, buffer=nl.sbuf)
+    nisa.dma_copy(a, a_in)
+    for _ in nl.sequential_range(n):
+        nisa.tensor_scalar(a, a, nl.multiply, 1.0)
+    nisa.dma_copy(out, a)
+    return out
+
+
 def _stream_add(a, b):
     """out = a + b, streamed through SBUF in [128, 2048] tiles."""
     R, C = a.shape
@@ -182,6 +193,7 @@ def _topk(x, k):
 
 
 dispatch_kernel = nki.jit(_dispatch)
+overhead_kernel = nki.jit(_overhead)
 stream_add_kernel = nki.jit(_stream_add)
 matmul_kernel = nki.jit(_matmul)
 softmax_kernel = nki.jit(_softmax)

@@ -18,6 +18,9 @@ Interpreter& current(const char* what);
 // warning instead (returns None then). Returns nullptr when an error is set.
 PyObject* raise_current_exception();
 
+// The kernel line of the running instruction ("" when unknown); needs the GIL.
+std::string locate_kernel_line();
+
 void bind_tensor(py::module_& m);
 void bind_instructions(py::module_& m);
 

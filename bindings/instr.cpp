@@ -426,6 +426,111 @@ py::object make_instruction(const InstrDecl& d) {
   return py::reinterpret_steal<py::object>(reinterpret_cast<PyObject*>(self));
 }
 
+// One declared parameter of an executed op, as the Python value a kernel would pass.
+py::object param_value(const ParamDecl& p, const void* op) {
+  auto tensor = [](const Tensor& t) { return py::cast(t); };
+  switch (p.kind) {
+    case Kind::tensor: return tensor(InstrDecl::get<Tensor>(op, p));
+    case Kind::opt_tensor: {
+      const auto& o = InstrDecl::get<std::optional<Tensor>>(op, p);
+      return o ? tensor(*o) : py::none();
+    }
+    case Kind::operand: {
+      const Operand& o = InstrDecl::get<Operand>(op, p);
+      if (!o.present) return py::none();
+      return o.tile ? tensor(*o.tile) : py::object(py::float_(o.value));
+    }
+    case Kind::alu:
+    case Kind::act: {
+      const int v = p.kind == Kind::alu ? static_cast<int>(InstrDecl::get<AluOp>(op, p))
+                                        : static_cast<int>(InstrDecl::get<ActFn>(op, p));
+      if (p.kind == Kind::alu && v == 0) return py::none();
+      for (const auto& [obj, id] : p.kind == Kind::alu ? reg().alu : reg().act)
+        if (id == v) return py::reinterpret_borrow<py::object>(obj);
+      return py::int_(v);
+    }
+    case Kind::enum_: {
+      const int v = InstrDecl::get<uint8_t>(op, p);
+      for (const auto& [obj, id] : reg().members[static_cast<int>(p.enum_id)])
+        if (id == v) return py::reinterpret_borrow<py::object>(obj);
+      return py::int_(v);
+    }
+    case Kind::boolean: return py::bool_(InstrDecl::get<bool>(op, p));
+    case Kind::opt_bool: {
+      const auto& o = InstrDecl::get<std::optional<bool>>(op, p);
+      return o ? py::object(py::bool_(*o)) : py::none();
+    }
+    case Kind::integer: return py::int_(InstrDecl::get<int64_t>(op, p));
+    case Kind::scalar: {
+      const Scalar& v = InstrDecl::get<Scalar>(op, p);
+      return v.is_float ? py::object(py::float_(v.value)) : py::object(py::int_(static_cast<int64_t>(v.value)));
+    }
+    case Kind::ints: return py::cast(InstrDecl::get<std::vector<int64_t>>(op, p));
+    case Kind::pattern: return py::cast(InstrDecl::get<std::vector<std::pair<int64_t, int64_t>>>(op, p));
+    case Kind::axes: return py::cast(InstrDecl::get<std::vector<int>>(op, p));
+  }
+  return py::none();
+}
+
+// A Python object with on_instruction(event) and optionally on_allocate(info) / on_free(info).
+class PyObserver : public Observer {
+ public:
+  explicit PyObserver(py::object obj) : obj_(std::move(obj)) {}
+  ~PyObserver() override {
+    py::gil_scoped_acquire gil;
+    obj_ = py::object();
+  }
+  void on_instruction(const Event& e) override {
+    py::gil_scoped_acquire gil;
+    if (!py::hasattr(obj_, "on_instruction")) return;
+    py::dict params;
+    for (const ParamDecl& p : e.decl.params) params[py::str(std::string(p.name))] = param_value(p, &e.op);
+    if (!e.op.name.empty()) params["name"] = e.op.name;
+    const Traffic t = e.traffic();
+    auto mems = [](const std::array<uint64_t, 3>& a) {
+      py::dict d;
+      d["hbm"] = a[0];
+      d["sbuf"] = a[1];
+      d["psum"] = a[2];
+      return d;
+    };
+    py::dict ev;
+    ev["name"] = std::string(e.decl.name);
+    ev["engine"] = std::string(engine_name(e.engine));
+    ev["core"] = e.core.core_id();
+    ev["seq"] = e.seq;
+    ev["params"] = params;
+    ev["bytes_read"] = mems(t.read);
+    ev["bytes_written"] = mems(t.written);
+    ev["elements"] = t.elements;
+    ev["where"] = locate_kernel_line();
+    obj_.attr("on_instruction")(ev);
+  }
+  void on_allocate(const Allocation& a, int core) override { call_alloc("on_allocate", a, core); }
+  void on_free(const Allocation& a, int core) override { call_alloc("on_free", a, core); }
+
+ private:
+  void call_alloc(const char* what, const Allocation& a, int core) {
+    py::gil_scoped_acquire gil;
+    if (!py::hasattr(obj_, what)) return;
+    py::dict d;
+    d["name"] = a.name;
+    d["buffer"] = std::string(buffer_name(a.buffer));
+    d["core"] = core;
+    d["start_partition"] = a.start_partition;
+    d["partitions"] = a.num_partitions;
+    d["byte_offset"] = a.byte_offset;
+    d["bytes_per_partition"] = a.bytes;
+    try {
+      obj_.attr(what)(d);
+    } catch (py::error_already_set& e) {
+      if (std::string(what) == "on_free") e.discard_as_unraisable(what);  // frees may run in destructors
+      else throw;
+    }
+  }
+  py::object obj_;
+};
+
 }  // namespace
 
 void bind_instructions(py::module_& m) {
@@ -473,6 +578,33 @@ void bind_instructions(py::module_& m) {
     instructions[py::str(std::string(d->name))] = make_instruction(*d);
   }
   m.attr("declarations") = decls;
+
+  py::class_<Observer, std::shared_ptr<Observer>>(m, "Observer",
+      "Receives the execution events of the interpreters it is attached to.");
+  m.def("python_observer", [](py::object obj) -> std::shared_ptr<Observer> {
+    return std::make_shared<PyObserver>(std::move(obj));
+  }, "Wrap a Python object (on_instruction(event), optional on_allocate/on_free(info)).");
+  py::class_<ProfileObserver, Observer, std::shared_ptr<ProfileObserver>>(m, "ProfileObserver")
+      .def(py::init<>())
+      .def("clear", &ProfileObserver::clear)
+      .def("rows", [](const ProfileObserver& p) {
+        py::list out;
+        for (const auto& [k, r] : p.rows()) {
+          py::dict d;
+          d["instruction"] = k.first;
+          d["engine"] = std::string(engine_name(k.second));
+          d["count"] = r.count;
+          d["elements"] = r.elements;
+          d["read_hbm"] = r.read[0];
+          d["read_sbuf"] = r.read[1];
+          d["read_psum"] = r.read[2];
+          d["written_hbm"] = r.written[0];
+          d["written_sbuf"] = r.written[1];
+          d["written_psum"] = r.written[2];
+          out.append(d);
+        }
+        return out;
+      });
   m.attr("instructions") = instructions;
 
   m.def("enums", [] {

@@ -47,6 +47,8 @@ PyObject* make_exc(py::module_& m, const char* name, PyObject* bases, const char
 }
 }  // namespace
 
+std::string locate_kernel_line() { return locate(); }
+
 PyObject* raise_current_exception() {
   try {
     throw;
@@ -123,23 +125,12 @@ PYBIND11_MODULE(_core, m) {
     Py_XSETREF(g_locate, locate_fn.inc_ref().ptr());
     Py_XSETREF(g_warn, warn_fn.inc_ref().ptr());
   }, "Python callables that find the kernel line and issue uninitialized-read warnings.");
+  // nkisim errors from any binding get the same classes and the kernel line.
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
-    } catch (const UninitializedReadNotice& e) {
-      PyErr_SetString(g_notice, e.what());
-    } catch (const UninitializedReadError& e) {
-      PyErr_SetString(g_uninit, e.what());
-    } catch (const OutOfBoundsError& e) {
-      PyErr_SetString(g_oob, e.what());
-    } catch (const AllocationError& e) {
-      PyErr_SetString(g_alloc, e.what());
-    } catch (const ArgumentTypeError& e) {
-      PyErr_SetString(g_type, e.what());
-    } catch (const ValidationError& e) {
-      PyErr_SetString(g_validation, e.what());
-    } catch (const UnsupportedError& e) {
-      PyErr_SetString(g_unsupported, e.what());
+    } catch (const Error&) {
+      raise_current_exception();
     }
   });
 
@@ -187,6 +178,9 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("num_cores", &Interpreter::num_cores)
       .def_property_readonly("target", [](const Interpreter& i) { return std::string(i.target().name); })
       .def("reset", &Interpreter::reset)
+      .def("add_observer", &Interpreter::add_observer)
+      .def("remove_observer", [](Interpreter& i, const std::shared_ptr<Observer>& o) { i.remove_observer(o.get()); })
+      .def("observer_count", &Interpreter::observer_count)
       .def("instruction_count", [](const Interpreter& i) { return i.instruction_count(); })
       .def("instruction_counts", [](const Interpreter& i) {
         py::dict d;

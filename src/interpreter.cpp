@@ -207,6 +207,11 @@ void Interpreter::remove_observer(const Observer* o) {
                    observers_.end());
 }
 
+void Interpreter::notify_before(const InstrDecl& d, const OpBase& op, Engine e) {
+  const Event ev{d, op, e, *this, seq_};
+  for (auto& o : observers_) o->before_instruction(ev);
+}
+
 void Interpreter::notify(const InstrDecl& d, const OpBase& op, Engine e) {
   const Event ev{d, op, e, *this, seq_++};
   for (auto& o : observers_) o->on_instruction(ev);

@@ -38,6 +38,22 @@ Tensor::Tensor(AllocationPtr alloc, DType dtype, const std::vector<int64_t>& sha
   if (on_chip()) dims_[0].step = 1;  // partition dim: one partition per index
 }
 
+Tensor Tensor::from_layout(AllocationPtr alloc, DType dtype, int64_t start_partition,
+                           int64_t element_offset, const std::vector<Dim>& dims, bool is_base) {
+  if (dims.empty() || static_cast<int>(dims.size()) > kMaxDims)
+    throw ValidationError("a tensor layout needs 1 to " + std::to_string(kMaxDims) + " dims");
+  Tensor t;
+  t.alloc_ = std::move(alloc);
+  t.dtype_ = dtype;
+  t.ndim_ = static_cast<int>(dims.size());
+  for (int d = 0; d < t.ndim_; ++d) t.dims_[d] = dims[d];
+  t.part_ = start_partition;
+  t.offset_ = element_offset;
+  t.is_base_ = is_base;
+  t.check_bounds("layout");
+  return t;
+}
+
 std::vector<int64_t> Tensor::shape() const {
   std::vector<int64_t> s(ndim_);
   for (int d = 0; d < ndim_; ++d) s[d] = dims_[d].count;

@@ -45,6 +45,7 @@ class Interpreter {
     const Engine e = check_common(d, &op);
     validate(op, *this);
     before_execute(d, &op);
+    if (!observers_.empty()) notify_before(d, op, e);
     execute(op, *this);
     after_execute(d, &op);
     ++counts_[d.kind][static_cast<int>(e)];
@@ -56,6 +57,7 @@ class Interpreter {
   // across reset().
   void add_observer(std::shared_ptr<Observer> o);
   void remove_observer(const Observer* o);
+  size_t observer_count() const { return observers_.size(); }
   // Where the running instruction was called from (set by the Python bindings).
   void set_locator(std::function<std::string()> f) { locator_ = std::move(f); }
   std::string where() const { return locator_ ? locator_() : std::string(); }
@@ -90,6 +92,7 @@ class Interpreter {
   void before_execute(const InstrDecl& d, const void* op);
   void after_execute(const InstrDecl& d, const void* op);
   void check_read(const InstrDecl& d, const ParamDecl& p, const Tensor& t);
+  void notify_before(const InstrDecl& d, const OpBase& op, Engine e);
   void notify(const InstrDecl& d, const OpBase& op, Engine e);
   [[noreturn]] void raise_notice();
   static UninitPolicy policy_from_env();

@@ -5,6 +5,8 @@
 #include "nkisim/errors.hpp"
 #include "nkisim/interpreter.hpp"
 #include "nkisim/memory.hpp"
+#include "nkisim/observer.hpp"
 #include "nkisim/op.hpp"
+#include "nkisim/profile.hpp"
 #include "nkisim/target.hpp"
 #include "nkisim/tensor.hpp"

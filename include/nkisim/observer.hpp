@@ -49,6 +49,8 @@ struct Event {
 class Observer {
  public:
   virtual ~Observer() = default;
+  // Before the instruction executes (after validation), and after it executed.
+  virtual void before_instruction(const Event& e) {}
   virtual void on_instruction(const Event& e) = 0;
   // An on-chip allocation was made / released on core `core`.
   virtual void on_allocate(const Allocation& a, int core) {}

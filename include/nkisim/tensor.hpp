@@ -72,6 +72,12 @@ class Tensor {
   bool is_base() const { return is_base_; }
   std::string describe() const;  // "sbuf bfloat16[128, 512] 'name'"
 
+  // The raw layout (for the op-graph recorder): element offset and the dims as they are.
+  int64_t element_offset() const { return offset_; }
+  // A view rebuilt from a raw layout (bounds-checked against the allocation).
+  static Tensor from_layout(AllocationPtr alloc, DType dtype, int64_t start_partition,
+                            int64_t element_offset, const std::vector<Dim>& dims, bool is_base);
+
   // --- views
   Tensor index(const std::vector<IndexItem>& key) const;
   Tensor reshape(const std::vector<int64_t>& shape) const;

@@ -2,12 +2,13 @@
 import functools
 import inspect
 import os
+import sys
 import threading
 import warnings
 
 import numpy as np
 
-from . import _core, _dtypes, _errors
+from . import _core, _dtypes, _errors, _profile
 from ._errors import NkiValidationError
 
 _state = threading.local()  # .launch, .program_id of the program running on this thread
@@ -82,15 +83,19 @@ def jit(func=None, mode="auto", **kwargs):
     return Kernel(func, options=kwargs)
 
 
-def simulate(kernel):
-    """A callable that runs `kernel` (a Kernel, kernel[n], or a plain function) on the simulator."""
+def simulate(kernel, observers=None, profile=False):
+    """A callable that runs `kernel` (a Kernel, kernel[n], or a plain function) on the simulator.
+
+    observers: objects that see every executed instruction (see nki.observe); profile=True keeps
+    an instruction profile of each run (nki.last_profile()).
+    """
     k = kernel if isinstance(kernel, Kernel) else Kernel(kernel)
 
     @functools.wraps(k.func)
     def run(*args, **kwargs):
         if _core.has_current():
             return k.func(*args, **kwargs)
-        return launch(k, args, kwargs)
+        return launch(k, args, kwargs, observers=observers, profile=profile)
 
     run.kernel = k
     return run
@@ -231,7 +236,11 @@ def _check_outputs(x, inputs):
             _check_outputs(v, inputs)
 
 
-def launch(kernel, args, kwargs):
+def _core_observer(o):
+    return o if isinstance(o, _core.Observer) else _core.python_observer(o)
+
+
+def launch(kernel, args, kwargs, observers=None, profile=False):
     info = _core.target_info("")
     n = kernel.grid or 1
     if n > info["max_lnc"]:
@@ -249,6 +258,14 @@ def launch(kernel, args, kwargs):
     L = Launch(n, info)
     L.grid_ndim = 1 if kernel.grid else 0
     L.interpreters = [_interpreter(info["name"], i, n) for i in range(n)]
+    print_profile = os.environ.get("NKI_SIM_PROFILE", "") not in ("", "0")
+    attached = [_core_observer(o) for o in list(observers or ()) + list(_profile.global_observers())]
+    prof = _core.ProfileObserver() if profile or print_profile else None
+    if prof is not None:
+        attached.append(prof)
+    for it in L.interpreters:
+        for o in attached:
+            it.add_observer(o)
     results = [None] * n
     errors = [None] * n
 
@@ -274,7 +291,14 @@ def launch(kernel, args, kwargs):
             for t in threads:
                 t.join()
     finally:
+        for it in L.interpreters:
+            for o in attached:
+                it.remove_observer(o)
         _release(L.interpreters)
+    if prof is not None:
+        _profile._last[0] = _profile.Profile(prof.rows(), kernel.func.__name__)
+        if print_profile:
+            print(_profile._last[0], file=sys.stderr)
     for e in errors:
         if e is not None:
             raise e

@@ -47,9 +47,10 @@ void execute(ActivationOp& op, Interpreter& in) {
   const bool direct = dst_direct(d, {&a});
   for_blocks(P, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
     const int64_t n = nr * nc;
-    const Block x = dst_block(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
+    Scratch<float> x_lanes(n), in_lanes(n);
+    const Block x = dst_block(d, direct, r0, nr, c0, nc, x_lanes);
     // x = data * scale + bias, reading data once.
-    Block in = src_block(a, r0, nr, c0, nc, lanes<float>(4, n));
+    Block in = src_block(a, r0, nr, c0, nc, in_lanes);
     if (op.scale.tile || (op.scale.present && op.scale.value != 1.0)) {
       apply_operand(AluOp::multiply, op.scale, false, x, in, r0);
       in = x;
@@ -61,7 +62,7 @@ void execute(ActivationOp& op, Interpreter& in) {
     copy_block(x, in);
     act_apply(op.op, x);
     if (accumulate) {
-      float* sums = lanes<float>(3, nr);
+      Scratch<float> sums(nr);
       row_sums(x, sums);
       for (int64_t r = 0; r < nr; ++r) acc[r0 + r] += sums[r];
     }

@@ -305,7 +305,7 @@ void load(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, T* out)
     return;
   }
   const int64_t n = nr * nc;
-  std::byte* raw = scratch_raw(7, static_cast<size_t>(n) * v.es);
+  Scratch<std::byte> raw(static_cast<size_t>(n) * v.es);
   gather_raw(v, r0, nr, c0, nc, raw);
   cvt_in(v, raw, out, n);
 }
@@ -318,7 +318,7 @@ void store(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, const 
     return;
   }
   const int64_t n = nr * nc;
-  std::byte* raw = scratch_raw(7, static_cast<size_t>(n) * v.es);
+  Scratch<std::byte> raw(static_cast<size_t>(n) * v.es);
   cvt_out(v.dtype, in, raw, n);
   scatter_raw(v, r0, nr, c0, nc, raw);
 }
@@ -331,39 +331,41 @@ template void store<int64_t>(const Rows&, int64_t, int64_t, int64_t, int64_t, co
 namespace {
 // 64-byte aligned growable buffers: lanes always start on a vector boundary, so how Eigen splits
 // a block into vector body and scalar tail depends only on the block, never on the heap.
-template <class T>
 struct Aligned {
-  T* p = nullptr;
+  std::byte* p = nullptr;
   size_t cap = 0;
   ~Aligned() { std::free(p); }
-  T* get(size_t n) {
+  std::byte* get(size_t n) {
     if (n > cap) {
+      const size_t want = std::max<size_t>(n, 4096);
+      auto* q = static_cast<std::byte*>(std::aligned_alloc(64, (want + 63) / 64 * 64));
+      if (q == nullptr) throw std::bad_alloc();  // the old buffer and capacity stay as they were
       std::free(p);
-      cap = std::max<size_t>(n, 1024);
-      p = static_cast<T*>(std::aligned_alloc(64, (cap * sizeof(T) + 63) / 64 * 64));
-      if (p == nullptr) throw std::bad_alloc();
+      p = q;
+      cap = want;
     }
     return p;
   }
 };
-struct Scratch {
-  Aligned<float> f[8];
-  Aligned<int64_t> i[8];
-  Aligned<std::byte> raw[8];
+struct ScratchStack {
+  static constexpr int kDepth = 32;
+  Aligned buf[kDepth];
+  int top = 0;
 };
-Scratch& scratch() {
-  thread_local Scratch s;
+ScratchStack& scratch_stack() {
+  thread_local ScratchStack s;
   return s;
-}
-template <class V>
-auto* grow(V& v, size_t n) {
-  return v.get(n);
 }
 }  // namespace
 
-float* scratch_f(int slot, size_t n) { return grow(scratch().f[slot], n); }
-int64_t* scratch_i(int slot, size_t n) { return grow(scratch().i[slot], n); }
-std::byte* scratch_raw(int slot, size_t n) { return grow(scratch().raw[slot], n); }
+std::byte* scratch_push(size_t bytes) {
+  ScratchStack& s = scratch_stack();
+  if (s.top == ScratchStack::kDepth) throw std::logic_error("nkisim: scratch nesting too deep");
+  std::byte* p = s.buf[s.top].get(bytes);
+  ++s.top;
+  return p;
+}
+void scratch_pop() { --scratch_stack().top; }
 
 namespace {
 // The block's rows of a float32 operand can be used in place.
@@ -426,7 +428,7 @@ void apply_operand(AluOp op, const Operand& o, bool reverse, const Block& out, c
     alu_scalar(op, out, x, static_cast<float>(o.value), reverse);
     return;
   }
-  float* per_row = lanes<float>(6, x.nr);
+  Scratch<float> per_row(x.nr);
   operand_rows(o, r0, x.nr, per_row);
   alu_rows(op, out, x, per_row, reverse);
 }

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -95,16 +96,24 @@ Rows flat_of(const Tensor& t);
 // Written flags (1 = written) of each element of a block, row-major.
 void load_written(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, uint8_t* out);
 
-// Per-thread scratch lanes: slot i (0..7) holds at least n elements. Slot 7 of raw is used by
-// load/store.
-float* scratch_f(int slot, size_t n);
-int64_t* scratch_i(int slot, size_t n);
-std::byte* scratch_raw(int slot, size_t bytes);
+// Scoped scratch: `Scratch<float> x(n);` is a 64-byte aligned buffer of at least n elements for
+// the enclosing scope, taken from a per-thread stack of buffers that keep their capacity (no
+// allocation in steady state). Nested scopes stack; each thread (both cores' workers) has its own.
+std::byte* scratch_push(size_t bytes);
+void scratch_pop();
 template <class T>
-T* lanes(int slot, size_t n) {
-  if constexpr (std::is_same_v<T, float>) return scratch_f(slot, n);
-  else return scratch_i(slot, n);
-}
+class Scratch {
+ public:
+  explicit Scratch(size_t n) : p_(reinterpret_cast<T*>(scratch_push(n * sizeof(T)))) {}
+  ~Scratch() { scratch_pop(); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  T* get() const { return p_; }
+  operator T*() const { return p_; }  // NOLINT: used as the buffer it is
+
+ private:
+  T* p_;
+};
 
 // Blocks of about kBlockElems elements: whole rows when rows are short, row segments otherwise.
 inline constexpr int64_t kBlockElems = 2048;  // 8 KiB of fp32 lanes: a few fit in L1
@@ -172,6 +181,45 @@ void alu_reduce(AluOp op, const float* a, int64_t groups, int64_t len, float* ou
 void alu_reduce(AluOp op, const int64_t* a, int64_t groups, int64_t len, int64_t* out);
 // Activation function in place.
 void act_apply(ActFn f, const Block& x);
+
+// ---------------------------------------------------------------- the element-wise kernel
+// Every element-wise instruction is one call: f sees each block of dst with its sources.
+//   elementwise_f32(dst, {&a, &b}, f): f(const Block& out, const Block* in, int64_t r0) on float32
+//     lanes; sources are used in place when they are contiguous float32, else converted; out is
+//     dst's own memory when that is safe (dst_direct), else scratch converted once on commit.
+//   elementwise_i64(dst, {&a, &b}, f): f(int64_t* out, const int64_t* const* in, int64_t n, r0, nr)
+//     on exact int64 lanes (raw bits when the Rows were made with raw_bits), out stored once.
+template <size_t N, class F>
+void elementwise_f32(const Rows& d, const std::array<const Rows*, N>& srcs, F&& f) {
+  bool direct = true;
+  for (const Rows* s : srcs) direct = direct && dst_direct(d, {s});
+  if constexpr (N == 0) direct = dst_direct(d, {});
+  for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
+    const int64_t n = nr * nc;
+    Scratch<float> out_lanes(n);
+    const Block out = dst_block(d, direct, r0, nr, c0, nc, out_lanes);
+    Block in[N > 0 ? N : 1];
+    Scratch<float> lanes(static_cast<size_t>(n) * (N > 0 ? N : 1));
+    for (size_t i = 0; i < N; ++i) in[i] = src_block(*srcs[i], r0, nr, c0, nc, lanes.get() + i * n);
+    f(out, static_cast<const Block*>(in), r0);
+    commit(d, r0, nr, c0, nc, out);
+  });
+}
+
+template <size_t N, class F>
+void elementwise_i64(const Rows& d, const std::array<const Rows*, N>& srcs, F&& f) {
+  for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
+    const int64_t n = nr * nc;
+    Scratch<int64_t> lanes(static_cast<size_t>(n) * (N + 1));
+    const int64_t* in[N > 0 ? N : 1];
+    for (size_t i = 0; i < N; ++i) {
+      load<int64_t>(*srcs[i], r0, nr, c0, nc, lanes.get() + (i + 1) * n);
+      in[i] = lanes.get() + (i + 1) * n;
+    }
+    f(lanes.get(), static_cast<const int64_t* const*>(in), n, r0, nr);
+    store<int64_t>(d, r0, nr, c0, nc, lanes.get());
+  });
+}
 
 // Bit-exact transpose of a P x F block of es-byte elements: out[f][p] = in[p][f].
 void transpose_raw(const std::byte* in, std::byte* out, int64_t P, int64_t F, int64_t es);

@@ -76,11 +76,11 @@ void execute(DmaCopyOp& op, Interpreter&) {
   for (int64_t c0 = 0; c0 < n; c0 += kBlockElems) {
     const int64_t nc = std::min(kBlockElems, n - c0);
     if (op.dst.dtype() == op.src.dtype()) {
-      std::byte* raw = scratch_raw(0, static_cast<size_t>(nc) * d.es);
+      Scratch<std::byte> raw(static_cast<size_t>(nc) * d.es);
       gather_raw(s, 0, 1, c0, nc, raw);
       scatter_raw(d, 0, 1, c0, nc, raw);
     } else {
-      float* x = lanes<float>(0, nc);
+      Scratch<float> x(nc);
       load<float>(s, 0, 1, c0, nc, x);
       store<float>(d, 0, 1, c0, nc, x);
     }

@@ -81,8 +81,8 @@ void execute(LocalGatherOp& op, Interpreter&) {
       flat[core * nv + j] = v;
     }
   op.dst.claim_for_overwrite({&op.src_buffer, &op.index});
-  std::byte* row = scratch_raw(0, static_cast<size_t>(F * es));
-  std::byte* out = scratch_raw(1, static_cast<size_t>(nv * n * es));
+  Scratch<std::byte> row(static_cast<size_t>(F * es));
+  Scratch<std::byte> out(static_cast<size_t>(nv * n * es));
   for (int64_t p = 0; p < P; ++p) {
     gather_raw(s, p, 1, 0, F, row);
     const int64_t* f = &flat[p / kCoreParts * nv];
@@ -120,19 +120,19 @@ void execute(NGatherOp& op, Interpreter&) {
                          " is out of range [0, " + std::to_string(F) +
                          ") (the elements per partition of data " + shape_of(op.data) + ")");
   op.dst.claim_for_overwrite({&op.data, &op.indices});
-  std::byte* row = scratch_raw(0, static_cast<size_t>(F * es));
-  std::byte* out = scratch_raw(1, static_cast<size_t>(K * es));
+  Scratch<std::byte> row(static_cast<size_t>(F * es));
+  Scratch<std::byte> out(static_cast<size_t>(K * es));
   for (int64_t p = 0; p < P; ++p) {
     gather_raw(a, p, 1, 0, F, row);
     const int64_t* ip = &idx[p * K];
     switch (es) {
       case 4:
         for (int64_t k = 0; k < K; ++k)
-          reinterpret_cast<uint32_t*>(out)[k] = reinterpret_cast<const uint32_t*>(row)[ip[k]];
+          reinterpret_cast<uint32_t*>(out.get())[k] = reinterpret_cast<const uint32_t*>(row.get())[ip[k]];
         break;
       case 2:
         for (int64_t k = 0; k < K; ++k)
-          reinterpret_cast<uint16_t*>(out)[k] = reinterpret_cast<const uint16_t*>(row)[ip[k]];
+          reinterpret_cast<uint16_t*>(out.get())[k] = reinterpret_cast<const uint16_t*>(row.get())[ip[k]];
         break;
       default:
         for (int64_t k = 0; k < K; ++k) std::memcpy(out + k * es, row + ip[k] * es, es);

@@ -43,7 +43,7 @@ void execute(IotaOp& op, Interpreter&) {
   }
   const bool ints = is_int(d.dtype);
   for_blocks(P, N, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
-    int64_t* v = lanes<int64_t>(0, nr * nc);
+    Scratch<int64_t> v(nr * nc);
     for (int64_t r = 0; r < nr; ++r)
       for (int64_t j = 0; j < nc; ++j)
         v[r * nc + j] = static_cast<int32_t>(static_cast<uint32_t>(
@@ -51,7 +51,7 @@ void execute(IotaOp& op, Interpreter&) {
     if (ints) {
       store<int64_t>(d, r0, nr, c0, nc, v);
     } else {
-      float* f = lanes<float>(0, nr * nc);
+      Scratch<float> f(nr * nc);
       for (int64_t i = 0; i < nr * nc; ++i) f[i] = static_cast<float>(v[i]);
       store<float>(d, r0, nr, c0, nc, f);
     }

@@ -43,7 +43,7 @@ void execute(MemsetOp& op, Interpreter&) {
   const int64_t block = std::min<int64_t>(d.ncols >= kBlockElems ? kBlockElems
                                                                   : std::max<int64_t>(1, kBlockElems / d.ncols) * d.ncols,
                                           d.nrows * d.ncols);
-  std::byte* pattern = scratch_raw(0, static_cast<size_t>(block) * d.es);
+  Scratch<std::byte> pattern(static_cast<size_t>(block) * d.es);
   for (int64_t i = 0; i < block; ++i) std::memcpy(pattern + i * d.es, elem, d.es);
   for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
     scatter_raw(d, r0, nr, c0, nc, pattern);

@@ -44,9 +44,9 @@ WrittenState written_state(const Rows& d) {
     }
   } else {
     const int64_t n = d.nrows * d.ncols;
-    uint8_t* w = reinterpret_cast<uint8_t*>(scratch_raw(4, static_cast<size_t>(n)));
+    Scratch<uint8_t> w(static_cast<size_t>(n));
     load_written(d, 0, d.nrows, 0, d.ncols, w);
-    const int64_t ones = std::count(w, w + n, uint8_t{1});
+    const int64_t ones = std::count(w.get(), w.get() + n, uint8_t{1});
     any_written = ones > 0;
     any_unwritten = ones < n;
   }
@@ -59,17 +59,15 @@ void transpose_exact(MatmulOp& op) {
   const int64_t K = s.nrows, M = s.ncols;
   if (op.dst.dtype() == op.stationary.dtype()) {
     const int64_t es = s.es;
-    std::byte* in = scratch_raw(0, static_cast<size_t>(K * M * es));
-    std::byte* out = scratch_raw(1, static_cast<size_t>(K * M * es));
+    Scratch<std::byte> in(static_cast<size_t>(K * M * es)), out(static_cast<size_t>(K * M * es));
     gather_raw(s, 0, K, 0, M, in);
     transpose_raw(in, out, K, M, es);
     scatter_raw(d, 0, M, 0, K, out);
     return;
   }
-  float* in = lanes<float>(0, K * M);
-  float* out = lanes<float>(1, K * M);
+  Scratch<float> in(K * M), out(K * M);
   load<float>(s, 0, K, 0, M, in);
-  transpose_raw(reinterpret_cast<const std::byte*>(in), reinterpret_cast<std::byte*>(out), K, M, 4);
+  transpose_raw(reinterpret_cast<const std::byte*>(in.get()), reinterpret_cast<std::byte*>(out.get()), K, M, 4);
   store<float>(d, 0, M, 0, K, out);
 }
 }  // namespace
@@ -188,8 +186,7 @@ void execute(MatmulOp& op, Interpreter& in) {
   const int64_t K = k_rows(op);
   const int64_t M = d.nrows, N = d.ncols;
   // With double_row a partition holds rows (p, 0) and (p, 1): [K, 2, M] row-major = [2K, M].
-  float* S = lanes<float>(0, K * M);
-  float* V = lanes<float>(1, K * N);
+  Scratch<float> S(K * M), V(K * N), scratch_R(M * N);
   load<float>(s, 0, s.nrows, 0, s.ncols, S);
   load<float>(m, 0, m.nrows, 0, m.ncols, V);
   Eigen::Map<const RowMat> Sm(S, K, M), Vm(V, K, N);
@@ -205,7 +202,7 @@ void execute(MatmulOp& op, Interpreter& in) {
     else out.middleCols(c0, nc).noalias() = Sm.transpose() * Vm.middleCols(c0, nc);
   };
   // Results land straight in PSUM (float32 rows) or in a scratch block.
-  float* R = in_place ? reinterpret_cast<float*>(d.base) : lanes<float>(2, M * N);
+  float* R = in_place ? reinterpret_cast<float*>(d.base) : scratch_R.get();
   OutMap Rm(R, M, N, Eigen::OuterStride<>(in_place ? d.row_stride / 4 : N));
   const bool add = in_place && w == WrittenState::all;
   if (M * N * K >= (int64_t{1} << 21) && N >= 64) {
@@ -219,9 +216,9 @@ void execute(MatmulOp& op, Interpreter& in) {
   }
   if (in_place) return;
   if (w != WrittenState::none) {  // bf16 PSUM, or a partly written region: combine per element
-    float* old = lanes<float>(3, M * N);
+    Scratch<float> old(M * N);
     load<float>(d, 0, M, 0, N, old);
-    uint8_t* wr = reinterpret_cast<uint8_t*>(scratch_raw(4, static_cast<size_t>(M * N)));
+    Scratch<uint8_t> wr(static_cast<size_t>(M * N));
     load_written(d, 0, M, 0, N, wr);
     for (int64_t i = 0; i < M * N; ++i) R[i] += wr[i] ? old[i] : 0.f;
   }

@@ -44,8 +44,7 @@ void execute(TransposeOp& op, Interpreter&) {
   op.dst.claim_for_overwrite({&op.data});
   const Rows s = rows_of(op.data), d = rows_of(op.dst);
   const int64_t P = s.nrows, F = s.ncols, es = s.es;
-  std::byte* in = scratch_raw(0, static_cast<size_t>(P * F * es));
-  std::byte* out = scratch_raw(1, static_cast<size_t>(P * F * es));
+  Scratch<std::byte> in(static_cast<size_t>(P * F * es)), out(static_cast<size_t>(P * F * es));
   gather_raw(s, 0, P, 0, F, in);
   transpose_raw(in, out, P, F, es);
   scatter_raw(d, 0, F, 0, P, out);

@@ -197,9 +197,9 @@ void check_vals(const Check& c, const Tensor& vals, const Tensor& data) {
 void search_rows(const Rows& data, const Rows& vals, int64_t r0, int64_t nr, bool later_first,
                  int64_t* pos) {
   const int64_t N = data.ncols;
-  float* v = lanes<float>(1, static_cast<size_t>(nr * 8));
+  Scratch<float> v(static_cast<size_t>(nr * 8));
   load<float>(vals, r0, nr, 0, 8, v);
-  float* scratch = lanes<float>(0, static_cast<size_t>(N));
+  Scratch<float> scratch(static_cast<size_t>(N));
   for (int64_t r = 0; r < nr; ++r) {
     const Block x = src_block(data, r0 + r, 1, 0, N, scratch);
     int rank[8];
@@ -226,7 +226,7 @@ void execute(Max8Op& op, Interpreter&) {
   const int64_t N = s.ncols;
   std::vector<float> tops(static_cast<size_t>(s.nrows * 8));
   over_rows(s.nrows, [&](int64_t ra, int64_t rb) {
-    float* scratch = lanes<float>(0, static_cast<size_t>(N));
+    Scratch<float> scratch(static_cast<size_t>(N));
     for (int64_t r = ra; r < rb; ++r) top8(src_block(s, r, 1, 0, N, scratch).p, N, &tops[r * 8]);
   });
   store<float>(d, 0, d.nrows, 0, 8, tops.data());
@@ -276,11 +276,11 @@ void execute(MatchReplace8Op& op, Interpreter&) {
     over_rows(P, [&](int64_t ra, int64_t rb) {
       for (int64_t r = ra; r < rb; ++r) {
         if (a.dtype == d.dtype) {
-          std::byte* raw = scratch_raw(0, static_cast<size_t>(N * a.es));
+          Scratch<std::byte> raw(static_cast<size_t>(N * a.es));
           gather_raw(a, r, 1, 0, N, raw);
           scatter_raw(d, r, 1, 0, N, raw);
         } else {
-          float* f = lanes<float>(0, static_cast<size_t>(N));
+          Scratch<float> f(static_cast<size_t>(N));
           load<float>(a, r, 1, 0, N, f);
           store<float>(d, r, 1, 0, N, f);
         }
@@ -353,7 +353,7 @@ void execute(StreamShuffleOp& op, Interpreter&) {
   const Rows s = rows_of(op.src), d = rows_of(op.dst);
   const int64_t S = s.nrows, D = d.nrows, F = s.ncols, es = s.es;
   // Read every source partition first (in-place shuffles), then write the moved partitions.
-  std::byte* in = scratch_raw(0, static_cast<size_t>(S * F * es));
+  Scratch<std::byte> in(static_cast<size_t>(S * F * es));
   gather_raw(s, 0, S, 0, F, in);
   for (int64_t p = 0; p < D; ++p) {
     const int64_t k = op.shuffle_mask[p % kQuadrant];

@@ -20,18 +20,13 @@ void execute(TensorCopyOp& op, Interpreter&) {
   const Rows d = rows_of(op.dst), s = rows_of(op.src);
   if (op.dst.dtype() == op.src.dtype()) {
     for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
-      std::byte* raw = scratch_raw(0, static_cast<size_t>(nr * nc) * d.es);
+      Scratch<std::byte> raw(static_cast<size_t>(nr * nc) * d.es);
       gather_raw(s, r0, nr, c0, nc, raw);
       scatter_raw(d, r0, nr, c0, nc, raw);
     });
     return;
   }
-  for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
-    float* scratch = lanes<float>(0, nr * nc);
-    const Block x = src_block(s, r0, nr, c0, nc, scratch);
-    copy_block(Block{scratch, nr, nc, nc}, x);
-    store<float>(d, r0, nr, c0, nc, scratch);
-  });
+  elementwise_f32<1>(d, {&s}, [](const Block& out, const Block* in, int64_t) { copy_block(out, in[0]); });
 }
 
 }  // namespace nkisim

@@ -22,8 +22,7 @@ void run(const TensorReduceOp& op) {
   auto body = [&](int64_t ra, int64_t rb) {
     for (int64_t r0 = ra; r0 < rb; r0 += step) {
       const int64_t nr = std::min(step, rb - r0);
-      T* x = lanes<T>(0, nr * N);
-      T* y = lanes<T>(1, nr * groups);
+      Scratch<T> x(nr * N), y(nr * groups);
       load<T>(a, r0, nr, 0, N, x);
       alu_reduce(op.op, x, nr * groups, len, y);
       if (op.negate)

@@ -9,41 +9,16 @@ namespace {
 void apply_int(AluOp op, const Operand& o, bool reverse, int64_t* x, int64_t r0, int64_t nr,
                int64_t nc) {
   const int64_t n = nr * nc;
-  int64_t* y = lanes<int64_t>(1, n);
+  Scratch<int64_t> y(n);
   if (!o.tile) {
-    std::fill(y, y + n, static_cast<int64_t>(o.value));
+    std::fill(y.get(), y.get() + n, static_cast<int64_t>(o.value));
   } else {
-    int64_t* per_row = lanes<int64_t>(2, nr);
+    Scratch<int64_t> per_row(nr);
     load<int64_t>(rows_of(*o.tile, alu_is_bitvec(op)), r0, nr, 0, 1, per_row);
     for (int64_t r = 0; r < nr; ++r) std::fill(y + r * nc, y + (r + 1) * nc, per_row[r]);
   }
   if (reverse) alu_binary(op, x, y, x, n);
   else alu_binary(op, x, x, y, n);
-}
-
-void run_float(const TensorScalarOp& op) {
-  const Rows d = rows_of(op.dst), a = rows_of(op.data);
-  const bool direct = dst_direct(d, {&a});
-  for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
-    const int64_t n = nr * nc;
-    const Block out = dst_block(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
-    apply_operand(op.op0, op.operand0, op.reverse0, out,
-                  src_block(a, r0, nr, c0, nc, lanes<float>(3, n)), r0);
-    if (op.op1 != AluOp::none) apply_operand(op.op1, op.operand1, op.reverse1, out, out, r0);
-    commit(d, r0, nr, c0, nc, out);
-  });
-}
-
-void run_int(const TensorScalarOp& op) {
-  using T = int64_t;
-  const Rows d = rows_of(op.dst), a = rows_of(op.data, alu_is_bitvec(op.op0));
-  for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
-    T* x = lanes<T>(0, nr * nc);
-    load<T>(a, r0, nr, c0, nc, x);
-    apply_int(op.op0, op.operand0, op.reverse0, x, r0, nr, nc);
-    if (op.op1 != AluOp::none) apply_int(op.op1, op.operand1, op.reverse1, x, r0, nr, nc);
-    store<T>(d, r0, nr, c0, nc, x);
-  });
 }
 }  // namespace
 
@@ -91,8 +66,19 @@ void validate(const TensorScalarOp& op, const Interpreter& in) {
 
 void execute(TensorScalarOp& op, Interpreter&) {
   op.dst.claim_for_overwrite({&op.data, op.operand0.tile_ptr(), op.operand1.tile_ptr()});
-  if (alu_is_bitvec(op.op0)) run_int(op);
-  else run_float(op);
+  const bool bitvec = alu_is_bitvec(op.op0);
+  const Rows d = rows_of(op.dst), a = rows_of(op.data, bitvec);
+  if (bitvec)
+    elementwise_i64<1>(d, {&a}, [&](int64_t* x, const int64_t* const* in, int64_t n, int64_t r0, int64_t nr) {
+      std::copy(in[0], in[0] + n, x);
+      apply_int(op.op0, op.operand0, op.reverse0, x, r0, nr, n / nr);
+      if (op.op1 != AluOp::none) apply_int(op.op1, op.operand1, op.reverse1, x, r0, nr, n / nr);
+    });
+  else
+    elementwise_f32<1>(d, {&a}, [&](const Block& out, const Block* in, int64_t r0) {
+      apply_operand(op.op0, op.operand0, op.reverse0, out, in[0], r0);
+      if (op.op1 != AluOp::none) apply_operand(op.op1, op.operand1, op.reverse1, out, out, r0);
+    });
 }
 
 }  // namespace nkisim

@@ -15,32 +15,6 @@ bool int_lanes(const TensorTensorOp& op) {
   return i32(op.dst) && i32(op.data1) && i32(op.data2) && op.engine != Engine::vector && !psum;
 }
 
-void run_float(const TensorTensorOp& op) {
-  const Rows d = rows_of(op.dst), a = rows_of(op.data1), b = rows_of(op.data2);
-  const bool direct = dst_direct(d, {&a, &b});
-  for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
-    const int64_t n = nr * nc;
-    const Block out = dst_block(d, direct, r0, nr, c0, nc, lanes<float>(0, n));
-    alu_binary(op.op, out, src_block(a, r0, nr, c0, nc, lanes<float>(1, n)),
-               src_block(b, r0, nr, c0, nc, lanes<float>(2, n)));
-    commit(d, r0, nr, c0, nc, out);
-  });
-}
-
-void run_int(const TensorTensorOp& op) {
-  using T = int64_t;
-  const bool raw = alu_is_bitvec(op.op);
-  const Rows d = rows_of(op.dst), a = rows_of(op.data1, raw), b = rows_of(op.data2, raw);
-  for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
-    const int64_t n = nr * nc;
-    T* x = lanes<T>(0, n);
-    T* y = lanes<T>(1, n);
-    load<T>(a, r0, nr, c0, nc, x);
-    load<T>(b, r0, nr, c0, nc, y);
-    alu_binary(op.op, x, x, y, n);
-    store<T>(d, r0, nr, c0, nc, x);
-  });
-}
 }  // namespace
 
 void validate(const TensorTensorOp& op, const Interpreter& in) {
@@ -67,8 +41,16 @@ void validate(const TensorTensorOp& op, const Interpreter& in) {
 
 void execute(TensorTensorOp& op, Interpreter&) {
   op.dst.claim_for_overwrite({&op.data1, &op.data2});
-  if (int_lanes(op)) run_int(op);
-  else run_float(op);
+  const bool raw = alu_is_bitvec(op.op);
+  const Rows d = rows_of(op.dst), a = rows_of(op.data1, raw), b = rows_of(op.data2, raw);
+  if (int_lanes(op))
+    elementwise_i64<2>(d, {&a, &b}, [&](int64_t* out, const int64_t* const* in, int64_t n, int64_t, int64_t) {
+      alu_binary(op.op, out, in[0], in[1], n);
+    });
+  else
+    elementwise_f32<2>(d, {&a, &b}, [&](const Block& out, const Block* in, int64_t) {
+      alu_binary(op.op, out, in[0], in[1]);
+    });
 }
 
 }  // namespace nkisim

@@ -12,7 +12,7 @@ from .. import _core, _errors
 from .._errors import (NkiAllocationError, NkiOutOfBoundsError, NkiTypeError,  # noqa: F401
                        NkiUninitializedReadError, NkiUninitializedReadWarning, NkiUnsupportedError,
                        NkiValidationError)
-from . import constants
+from . import _api030, constants
 from .constants import (dge_mode, dma_engine, engine, matmul_perf_mode, nc_version,  # noqa: F401
                         oob_mode, reduce_cmd)
 
@@ -43,21 +43,8 @@ def get_nc_version():
 # The declared instructions.
 globals().update(_core.instructions)
 
-# The rest of the 0.3.0 instruction set: present by name, refusing clearly until implemented.
-_ALL_030 = [
-    "nc_matmul", "nc_matmul_mx", "nc_transpose", "activation", "activation_reduce",
-    "tensor_tensor", "tensor_scalar", "scalar_tensor_tensor", "tensor_scalar_reduce",
-    "tensor_scalar_cumulative", "tensor_tensor_scan", "tensor_reduce", "reciprocal", "exponential",
-    "bn_stats", "bn_aggr", "max8", "nc_find_index8", "nc_match_replace8", "nc_stream_shuffle",
-    "tensor_copy_predicated", "select_reduce", "range_select", "quantize_mx", "dropout", "iota",
-    "affine_select", "tensor_partition_reduce", "local_gather", "nc_n_gather", "sequence_bounds",
-    "nonzero_with_count", "tensor_copy", "memset", "dma_copy", "dma_transpose", "dma_compute", "rng",
-    "rand2", "rand_get_state", "rand_set_state", "set_rng_seed", "register_alloc", "register_move",
-    "register_load", "register_store", "core_barrier", "sendrecv",
-    # deprecated in 0.3.0, still accepted
-    "tensor_copy_dynamic_src", "tensor_copy_dynamic_dst"]
-
-
+# The rest of the 0.3.0 instruction set: present by name (with its 0.3.0 signature), refusing
+# clearly until implemented.
 def _absent(fname):
     def f(*args, **kwargs):
         _errors.fail(NkiUnsupportedError,
@@ -69,10 +56,17 @@ def _absent(fname):
     return f
 
 
-for _n in _ALL_030:
+for _n in _api030.SIGNATURES:
     if _n not in _core.instructions:
         globals()[_n] = _absent(_n)
 del _n
+
+
+def signature_030(fname, nl):
+    """The inspect.Signature NKI 0.3.0 publishes for nki.isa.<fname>."""
+    names = {"engine": engine, "reduce_cmd": reduce_cmd, "dge_mode": dge_mode, "oob_mode": oob_mode,
+             "matmul_perf_mode": matmul_perf_mode, "dma_engine": dma_engine, "nl": nl}
+    return _inspect.signature(eval(f"lambda {_api030.SIGNATURES[fname]}: None", names))  # noqa: S307
 
 
 def _finish(nl):
@@ -81,6 +75,9 @@ def _finish(nl):
     names = {"engine": engine, "reduce_cmd": reduce_cmd, "dge_mode": dge_mode,
              "oob_mode": oob_mode, "matmul_perf_mode": matmul_perf_mode, "nl": nl}
     P = _inspect.Parameter
+    for fname in _api030.SIGNATURES:
+        if fname not in _core.instructions:
+            globals()[fname].__signature__ = signature_030(fname, nl)
     for d in _core.declarations:
         obj = _core.instructions[d["name"]]
         params, lines = [], []
