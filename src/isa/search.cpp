@@ -161,7 +161,8 @@ std::byte* elem_ptr(const Rows& v, int64_t r, int64_t c) {
 }
 
 // Rows run on the calling thread: the per-row work is short and branchy, and handing half of
-// it to the helper thread made the top-k benchmark 3-4x slower on an oversubscribed machine.
+// it to the helper thread (parallel_rows) made the top-k benchmark 2-4x slower on the shared
+// 2-vCPU machine (measured before and after parallel_rows stopped spin-waiting).
 template <class F>
 void over_rows(int64_t nrows, F&& body) {
   body(0, nrows);
