@@ -23,5 +23,6 @@ std::string locate_kernel_line();
 
 void bind_tensor(py::module_& m);
 void bind_instructions(py::module_& m);
+void bind_opgraph(py::module_& m);
 
 }  // namespace nkisim::py_bind

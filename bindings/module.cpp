@@ -203,4 +203,5 @@ PYBIND11_MODULE(_core, m) {
 
   bind_tensor(m);
   bind_instructions(m);
+  bind_opgraph(m);
 }

@@ -18,6 +18,9 @@ ctest --test-dir build/cpp --output-on-failure -j2
 echo "== pytest"
 # Run from outside the source tree so the installed package (with its compiled core) is tested.
 .venv/bin/python -m pytest -q -p no:cacheprovider tests/python
+echo "== record an op graph from Python, replay it in C++ (nkisim-replay must be bit-exact)"
+.venv/bin/python examples/record_replay.py build/quickstart.opg
+build/cpp/nkisim-replay build/quickstart.opg
 echo "== benchmark smoke run"
 .venv/bin/python -m benchmarks --smoke
 echo "== C++ harness example (find_package(nkisim))"

@@ -7,6 +7,7 @@
 #include "nkisim/memory.hpp"
 #include "nkisim/observer.hpp"
 #include "nkisim/op.hpp"
+#include "nkisim/opgraph.hpp"
 #include "nkisim/profile.hpp"
 #include "nkisim/target.hpp"
 #include "nkisim/tensor.hpp"

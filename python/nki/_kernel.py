@@ -83,11 +83,12 @@ def jit(func=None, mode="auto", **kwargs):
     return Kernel(func, options=kwargs)
 
 
-def simulate(kernel, observers=None, profile=False):
+def simulate(kernel, observers=None, profile=False, record=None):
     """A callable that runs `kernel` (a Kernel, kernel[n], or a plain function) on the simulator.
 
     observers: objects that see every executed instruction (see nki.observe); profile=True keeps
-    an instruction profile of each run (nki.last_profile()).
+    an instruction profile of each run (nki.last_profile()); record="path" writes the executed op
+    graph of each run to that file (replay it with nki._core.replay(path) or nkisim-replay).
     """
     k = kernel if isinstance(kernel, Kernel) else Kernel(kernel)
 
@@ -95,7 +96,7 @@ def simulate(kernel, observers=None, profile=False):
     def run(*args, **kwargs):
         if _core.has_current():
             return k.func(*args, **kwargs)
-        return launch(k, args, kwargs, observers=observers, profile=profile)
+        return launch(k, args, kwargs, observers=observers, profile=profile, record=record)
 
     run.kernel = k
     return run
@@ -240,7 +241,7 @@ def _core_observer(o):
     return o if isinstance(o, _core.Observer) else _core.python_observer(o)
 
 
-def launch(kernel, args, kwargs, observers=None, profile=False):
+def launch(kernel, args, kwargs, observers=None, profile=False, record=None):
     info = _core.target_info("")
     n = kernel.grid or 1
     if n > info["max_lnc"]:
@@ -263,6 +264,9 @@ def launch(kernel, args, kwargs, observers=None, profile=False):
     prof = _core.ProfileObserver() if profile or print_profile else None
     if prof is not None:
         attached.append(prof)
+    rec = _core.Recorder(os.fspath(record)) if record is not None else None
+    if rec is not None:
+        attached.append(rec)
     for it in L.interpreters:
         for o in attached:
             it.add_observer(o)
@@ -295,6 +299,8 @@ def launch(kernel, args, kwargs, observers=None, profile=False):
             for o in attached:
                 it.remove_observer(o)
         _release(L.interpreters)
+    if rec is not None:
+        rec.finish()  # final HBM contents; the file is complete now
     if prof is not None:
         _profile._last[0] = _profile.Profile(prof.rows(), kernel.func.__name__)
         if print_profile:
