@@ -144,3 +144,30 @@ def test_out_of_range_index_never_reads_outside(value, n):
         raise AssertionError("no error")
     out = run(body, S, index)
     assert (out == 3.0).all()
+
+
+def test_issue8_instructions_record_and_replay_bit_exact(tmp_path, rng):
+    """The op graph carries every issue 8 parameter kind (optional int, required int list,
+    float immediate, optional tensor) and replays bit-exactly."""
+    from test_opgraph import record_and_replay
+    src = random(rng, (32, 64), F32)
+    index = rng.integers(0, 60, size=(32, 2)).astype(U16)
+
+    def kernel(s, i):
+        t, ix = sbuf((32, 64), nl.float32), sbuf((32, 2), nl.uint16)
+        nisa.dma_copy(t, s)
+        nisa.dma_copy(ix, i)
+        g1, g2 = sbuf((32, 32), nl.float32), sbuf((32, 10), nl.float32)
+        nisa.local_gather(g1, t, ix)
+        nisa.local_gather(g2, t, ix, num_elem_per_idx=2, num_valid_indices=5)
+        v, k = sbuf((32, 8), nl.float32), sbuf((32, 8), nl.uint32)
+        nisa.max8(v, t)
+        nisa.nc_match_replace8(t, t, v, -1.5, dst_idx=k)
+        nisa.nc_stream_shuffle(t, t, [31 - j for j in range(32)])
+        outs = []
+        for x in (g1, g2, t, k):
+            o = nl.ndarray(x.shape, dtype=x.dtype, buffer=nl.shared_hbm)
+            nisa.dma_copy(o, x)
+            outs.append(o)
+        return tuple(outs)
+    record_and_replay(tmp_path, kernel, src, index, instructions=11)
