@@ -149,7 +149,7 @@ CASES = [
          note='seq 2048, d 128, bf16: QK^T, softmax, PV'),
 ]
 CASES.append(
-    Case('topk', 'f', 'topk_kernel', ideal_topk,
+    Case('topk', 'g', 'topk_kernel', ideal_topk,
          lambda smoke: [randn((256, 512) if smoke else (1024, 4096), np.float32, 13),
                         16 if smoke else 64],
          {'peer_over_ours': 5.0}, (1e-6, 1e-6),

@@ -358,7 +358,7 @@ def _select(spec):
         tok = tok.strip()
         names += groups.get(tok, [tok] if tok in BY_NAME else [])
         if tok not in groups and tok not in BY_NAME:
-            raise SystemExit(f'unknown case {tok!r}; use a-f or one of {", ".join(BY_NAME)}')
+            raise SystemExit(f'unknown case {tok!r}; use a-g or one of {", ".join(BY_NAME)}')
     return [c for c in CASES if c.name in names]
 
 
@@ -366,7 +366,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog='python -m benchmarks', description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--smoke', action='store_true', help='tiny sizes of every case (CI)')
-    ap.add_argument('--cases', default='a,b,c,d,e,f', help='a-f or case names, comma separated')
+    ap.add_argument('--cases', default='a,b,c,d,e,f,g', help='a-g or case names, comma separated')
     ap.add_argument('--reps', type=int, default=None, help='repetitions, best is reported')
     ap.add_argument('--json', default=None, help='JSON output path (default results/latest.json; '
                                                   'smoke: results/smoke.json)')
