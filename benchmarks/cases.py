@@ -67,6 +67,14 @@ def ideal_attention(qT, kT, v):
     return (p @ v) * (1.0 / p.sum(axis=1, keepdims=True))
 
 
+def ideal_mx_matmul(a_il, b_il):
+    # de-interleave (a_il[r, 4m + q] = A[4r + q, m]) and multiply in float32: the unquantized math
+    K4, M4 = a_il.shape
+    a = a_il.reshape(K4, M4 // 4, 4).transpose(0, 2, 1).reshape(4 * K4, M4 // 4)
+    b = b_il.reshape(K4, b_il.shape[1] // 4, 4).transpose(0, 2, 1).reshape(4 * K4, b_il.shape[1] // 4)
+    return a.T @ b
+
+
 def ideal_topk(x, k):
     part = np.argpartition(-x, k - 1, axis=1)[:, :k]
     vals = np.take_along_axis(x, part, axis=1)
@@ -148,6 +156,12 @@ CASES = [
          {'peer_over_ours': 1.5}, (1e-2, 2e-2),
          note='seq 2048, d 128, bf16: QK^T, softmax, PV'),
 ]
+CASES.append(
+    Case('mx_matmul', 'f', 'mx_matmul_kernel', ideal_mx_matmul,
+         lambda smoke: [randn((128 if smoke else 512, 4 * (256 if smoke else 2048)), BF16, 13),
+                        randn((128 if smoke else 512, 4 * (512 if smoke else 2048)), BF16, 14)],
+         {'peer_over_ours': 3.0}, (1e-5, 0.1),
+         note='2048^3: quantize_mx (MXFP8 e4m3fn) + nc_matmul_mx, bf16 interleaved in, fp32 PSUM'))
 CASES.append(
     Case('topk', 'g', 'topk_kernel', ideal_topk,
          lambda smoke: [randn((256, 512) if smoke else (1024, 4096), np.float32, 13),

@@ -169,6 +169,40 @@ def _attention(qT, kT, v):
     return out
 
 
+def _mx_matmul(a_il, b_il):
+    """out[M, N] (fp32) = A.T @ B with A [K, M], B [K, N] quantized on device to MXFP8 (e4m3fn)
+    and multiplied with nc_matmul_mx (trn3). Inputs arrive in the MX interleaved layout (a
+    producer kernel would write it so): a_il[r, 4 m + q] = A[4 r + q, m], bf16."""
+    KR, M4 = a_il.shape
+    N4 = b_il.shape[1]
+    M, N = M4 // 4, N4 // 4
+    TK, TM = nl.tile_size.pmax, nl.tile_size.gemm_stationary_fmax
+    TN = min(N, nl.tile_size.gemm_moving_fmax)
+    KT = KR // TK
+    out = nl.ndarray((M, N), dtype=nl.float32, buffer=nl.shared_hbm)
+    aq = nl.ndarray((TK, KT, M), dtype=nl.float8_e4m3fn_x4, buffer=nl.sbuf)
+    a_sc = nl.ndarray((TK, KT, M), dtype=nl.uint8, buffer=nl.sbuf)
+    bq = nl.ndarray((TK, KT, N), dtype=nl.float8_e4m3fn_x4, buffer=nl.sbuf)
+    b_sc = nl.ndarray((TK, KT, N), dtype=nl.uint8, buffer=nl.sbuf)
+    for k in nl.affine_range(KT):                               # quantize both operands once
+        ta = nl.ndarray((TK, M4), dtype=a_il.dtype, buffer=nl.sbuf)
+        nisa.dma_copy(ta, a_il[k * TK:(k + 1) * TK, :])
+        nisa.quantize_mx(aq[:, k, :], ta, a_sc[:, k, :])
+        tb = nl.ndarray((TK, N4), dtype=b_il.dtype, buffer=nl.sbuf)
+        nisa.dma_copy(tb, b_il[k * TK:(k + 1) * TK, :])
+        nisa.quantize_mx(bq[:, k, :], tb, b_sc[:, k, :])
+    for m in nl.affine_range(M // TM):
+        for n in nl.affine_range(N // TN):
+            acc = nl.ndarray((TM, TN), dtype=nl.float32, buffer=nl.psum)
+            for k in nl.affine_range(KT):
+                nisa.nc_matmul_mx(acc, aq[:, k, m * TM:(m + 1) * TM], bq[:, k, n * TN:(n + 1) * TN],
+                                  a_sc[:, k, m * TM:(m + 1) * TM], b_sc[:, k, n * TN:(n + 1) * TN])
+            res = nl.ndarray((TM, TN), dtype=nl.float32, buffer=nl.sbuf)
+            nisa.tensor_copy(res, acc)
+            nisa.dma_copy(out[m * TM:(m + 1) * TM, n * TN:(n + 1) * TN], res)
+    return out
+
+
 def _topk(x, k):
     """Top-k of each row of x [R, V] fp32 in [128, V] tiles: k/8 rounds of max8, nc_find_index8
     and an in-place nc_match_replace8 (imm=-inf), as nki-library's rotational top-k sort() does
@@ -199,4 +233,5 @@ matmul_kernel = nki.jit(_matmul)
 softmax_kernel = nki.jit(_softmax)
 rmsnorm_kernel = nki.jit(_rmsnorm)
 attention_kernel = nki.jit(_attention)
+mx_matmul_kernel = nki.jit(_mx_matmul)
 topk_kernel = nki.jit(_topk)

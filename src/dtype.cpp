@@ -91,8 +91,8 @@ namespace {
 
 [[noreturn]] void throw_packed(DType t, const char* what) {
   throw UnsupportedError(std::string(what) + ": dtype '" + std::string(name(t)) +
-                         "' is a packed x4 type; packed x4 types are moved bit-exactly only and "
-                         "cannot be converted element-wise");
+                         "' is a packed x4 type (4 values per element): it is moved bit-exactly, "
+                         "and converted 4 values at a time with x4_to_f32 / x4_from_f32");
 }
 
 template <typename T>
@@ -490,6 +490,75 @@ void from_i64(DType t, const int64_t* src, void* dst, size_t n) {
     const size_t m = std::min(kChunk, n - base);
     for (size_t i = 0; i < m; ++i) buf[i] = float(src[base + i]);
     from_f32(t, buf, d + base * esz, m);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Packed x4 microscaling dtypes (issue 10)
+// ------------------------------------------------------------------------------------------------
+
+namespace {
+// float4_e2m1fn: 1 sign, 2 exponent (bias 1), 1 mantissa bit; no inf, no NaN. The "fn" minifloat
+// encoder saturates overflow to the largest code (6.0), as ml_dtypes does.
+inline constexpr MiniFloat kE2M1FN{2, 1, 1, false, false};
+constexpr float kFp4Values[16] = {0.f,  0.5f,  1.f,  1.5f,  2.f,  3.f,  4.f,  6.f,
+                                  -0.f, -0.5f, -1.f, -1.5f, -2.f, -3.f, -4.f, -6.f};
+}  // namespace
+
+float fp4_e2m1fn_to_f32(uint8_t code) { return kFp4Values[code & 15u]; }
+uint8_t f32_to_fp4_e2m1fn(float x) {
+  return x != x ? uint8_t{8} : uint8_t(mini_encode<kE2M1FN>(x));  // NaN -> -0 (ml_dtypes)
+}
+
+const float* fp8_decode_table(DType t) {
+  switch (t) {
+    case DType::float8_e4m3: return fp8_table<kE4M3>().data();
+    case DType::float8_e4m3fn:
+    case DType::float8_e4m3fn_x4: return fp8_table<kE4M3FN>().data();
+    case DType::float8_e5m2:
+    case DType::float8_e5m2_x4: return fp8_table<kE5M2>().data();
+    default: throw ValidationError("fp8_decode_table: " + std::string(name(t)) + " is not an fp8 dtype");
+  }
+}
+
+uint8_t f32_to_fp8_code(DType t, float x) {
+  switch (t) {
+    case DType::float8_e4m3: return uint8_t(mini_encode<kE4M3>(x));
+    case DType::float8_e4m3fn:
+    case DType::float8_e4m3fn_x4: return uint8_t(mini_encode<kE4M3FN>(x));
+    case DType::float8_e5m2:
+    case DType::float8_e5m2_x4: return uint8_t(mini_encode<kE5M2>(x));
+    default: throw ValidationError("f32_to_fp8_code: " + std::string(name(t)) + " is not an fp8 dtype");
+  }
+}
+
+void x4_to_f32(DType t, const void* src, float* dst, size_t n) {
+  switch (t) {
+    case DType::float8_e5m2_x4: return fp8_to_f32<kE5M2>(src, dst, 4 * n);
+    case DType::float8_e4m3fn_x4: return fp8_to_f32<kE4M3FN>(src, dst, 4 * n);
+    case DType::float4_e2m1fn_x4: {
+      const auto* s = static_cast<const uint8_t*>(src);
+      for (size_t i = 0; i < 2 * n; ++i) {
+        dst[2 * i] = kFp4Values[s[i] & 15u];
+        dst[2 * i + 1] = kFp4Values[s[i] >> 4];
+      }
+      return;
+    }
+    default: throw ValidationError("x4_to_f32: " + std::string(name(t)) + " is not a packed x4 dtype");
+  }
+}
+
+void x4_from_f32(DType t, const float* src, void* dst, size_t n) {
+  switch (t) {
+    case DType::float8_e5m2_x4: return f32_to_fp8<kE5M2>(src, dst, 4 * n);
+    case DType::float8_e4m3fn_x4: return f32_to_fp8<kE4M3FN>(src, dst, 4 * n);
+    case DType::float4_e2m1fn_x4: {
+      auto* d = static_cast<uint8_t*>(dst);
+      for (size_t i = 0; i < 2 * n; ++i)
+        d[i] = uint8_t(f32_to_fp4_e2m1fn(src[2 * i]) | (f32_to_fp4_e2m1fn(src[2 * i + 1]) << 4));
+      return;
+    }
+    default: throw ValidationError("x4_from_f32: " + std::string(name(t)) + " is not a packed x4 dtype");
   }
 }
 

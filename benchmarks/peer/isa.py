@@ -6,6 +6,7 @@ converts inputs to float32, computes in float32 and rounds once to the destinati
 """
 import enum
 
+import ml_dtypes
 import numpy as np
 
 from . import language as nl
@@ -310,6 +311,80 @@ def nc_transpose(dst, data, engine=engine.unknown, name=None):
     np.copyto(dst.data, data.data.reshape(P, F).T.reshape(dst.shape))
     if dst.written is not None:
         dst.written[...] = True
+
+
+# ---- MX (trn3): OCP microscaling, eager NumPy with ml_dtypes element types ----------------------
+_MX_ELEM = {'float8_e5m2_x4': (ml_dtypes.float8_e5m2, 15, 57344.0),
+            'float8_e4m3fn_x4': (ml_dtypes.float8_e4m3fn, 8, 448.0),
+            'float4_e2m1fn_x4': (ml_dtypes.float4_e2m1fn, 2, 6.0)}
+
+
+def _mx_scale_rows(P):
+    g = np.arange(P // 8)
+    return (g // 4) * 32 + g % 4
+
+
+def quantize_mx(dst, src, dst_scale, name=None):
+    Stats.instructions += 1
+    for n, t in (('dst', dst), ('src', src), ('dst_scale', dst_scale)):
+        _tile('quantize_mx', n, t, (SBUF,))
+    if src.dtype not in ('bfloat16', 'float16') or dst.dtype not in ('float8_e5m2_x4', 'float8_e4m3fn_x4'):
+        _fail('quantize_mx', f'unsupported dtypes src {src.dtype}, dst {dst.dtype}')
+    P, F = src.shape[0], src.size // src.shape[0]
+    C = F // 4
+    if P % 32 or F % 4 or dst.shape[0] != P or dst.size != P * C or dst_scale.size // dst_scale.shape[0] != C:
+        _fail('quantize_mx', f'bad shapes src {src.shape}, dst {dst.shape}, dst_scale {dst_scale.shape}')
+    el, emax, maxv = _MX_ELEM[dst.dtype]
+    x = src.f32().reshape(P // 8, 8, C, 4)
+    e = (x.view(np.uint32) >> 23) & 0xFF
+    s = np.maximum(e.max(axis=(1, 3)).astype(np.int32) - emax, 0)
+    q = x * np.exp2(127 - s).astype(np.float32)[:, None, :, None]
+    np.clip(q, -maxv, maxv, out=q)
+    dst.data[...] = q.reshape(P, F).astype(el).view(np.uint32).reshape(dst.shape)
+    dst_scale.data[_mx_scale_rows(P)] = s.astype(np.uint8).reshape((P // 8,) + dst_scale.shape[1:])
+
+
+def _mx_dequant(t, sc):
+    K, C = t.shape[0], t.size // t.shape[0]
+    el = _MX_ELEM[t.dtype][0]
+    raw = t.data.reshape(K, C)
+    if t.dtype == 'float4_e2m1fn_x4':
+        b = raw.view(np.uint8)
+        v = np.stack([b & 0xF, b >> 4], axis=-1).reshape(K, C, 4).view(el).astype(np.float32)
+    else:
+        v = raw.view(np.uint8).reshape(K, C, 4).view(el).astype(np.float32)
+    f = np.exp2(sc.data.reshape(sc.shape[0], -1)[_mx_scale_rows(K), :C].astype(np.float32) - 127)
+    v *= np.repeat(f, 8, axis=0)[:, :, None]
+    return v.transpose(0, 2, 1).reshape(4 * K, C)
+
+
+def nc_matmul_mx(dst, stationary, moving, stationary_scale, moving_scale, tile_position=None,
+                 tile_size=None, accumulate=None, name=None):
+    Stats.instructions += 1
+    _tile('nc_matmul_mx', 'dst', dst, (PSUM,))
+    for n, t in (('stationary', stationary), ('moving', moving), ('stationary_scale', stationary_scale),
+                 ('moving_scale', moving_scale)):
+        _tile('nc_matmul_mx', n, t, (SBUF,))
+    if stationary.dtype not in _MX_ELEM or moving.dtype not in _MX_ELEM:
+        _fail('nc_matmul_mx', f'inputs must be x4 MX dtypes, got {stationary.dtype}, {moving.dtype}')
+    K = stationary.shape[0]
+    M, N = stationary.size // K, moving.size // moving.shape[0]
+    if moving.shape[0] != K or K % 32 or M > 128 or N > 512 or dst.shape[0] != M or dst.size != M * N:
+        _fail('nc_matmul_mx', f'bad shapes {stationary.shape} x {moving.shape} -> {dst.shape}')
+    r = (_mx_dequant(stationary, stationary_scale).T @ _mx_dequant(moving, moving_scale)).reshape(dst.shape)
+    d, w = dst.data, dst.written
+    if accumulate is None:
+        if not w.any():
+            d[...] = r
+        elif w.all():
+            d += r
+        else:
+            d[...] = np.where(w, d + r, r)
+    elif accumulate:
+        d += r
+    else:
+        d[...] = r
+    w[...] = True
 
 
 # ---- top-k search instructions (Vector engine): whole-tile NumPy, as an eager simulator writes them

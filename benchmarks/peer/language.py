@@ -14,6 +14,7 @@ bool_, int8, int16, int32 = 'bool', 'int8', 'int16', 'int32'
 uint8, uint16, uint32 = 'uint8', 'uint16', 'uint32'
 float16, float32, bfloat16, tfloat32 = 'float16', 'float32', 'bfloat16', 'tfloat32'
 float8_e4m3, float8_e4m3fn, float8_e5m2 = 'float8_e4m3', 'float8_e4m3fn', 'float8_e5m2'
+float8_e5m2_x4, float8_e4m3fn_x4, float4_e2m1fn_x4 = 'float8_e5m2_x4', 'float8_e4m3fn_x4', 'float4_e2m1fn_x4'
 
 
 class tile_size:

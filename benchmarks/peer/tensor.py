@@ -28,6 +28,8 @@ NP_DTYPES = {
     'float16': np.float16, 'float32': np.float32, 'bfloat16': ml_dtypes.bfloat16,
     'tfloat32': np.float32, 'float8_e4m3': ml_dtypes.float8_e4m3,
     'float8_e4m3fn': ml_dtypes.float8_e4m3fn, 'float8_e5m2': ml_dtypes.float8_e5m2,
+    # MX x4 containers (4 packed fp8 in a uint32, 4 packed fp4 in a uint16)
+    'float8_e5m2_x4': np.uint32, 'float8_e4m3fn_x4': np.uint32, 'float4_e2m1fn_x4': np.uint16,
 }
 FLOAT_DTYPES = {'float16', 'float32', 'bfloat16', 'tfloat32', 'float8_e4m3', 'float8_e4m3fn',
                 'float8_e5m2'}

@@ -71,6 +71,21 @@ void from_f32(DType t, const float* src, void* dst, size_t n);
 void to_i64(DType t, const void* src, int64_t* dst, size_t n, bool raw_bits);
 void from_i64(DType t, const int64_t* src, void* dst, size_t n);
 
+// The packed x4 microscaling dtypes (issue 10): each element holds 4 values, value k of an fp8 x4
+// element in byte k (little-endian uint32 container), value k of float4_e2m1fn_x4 in bits 4k..4k+3
+// (uint16 container). x4_to_f32 widens n packed elements to 4n float32 values (exact); x4_from_f32
+// packs 4n values into n elements, rounding to nearest even like ml_dtypes (float8_e4m3fn: overflow
+// and NaN -> NaN; float8_e5m2: overflow -> inf; float4_e2m1fn: saturates to +-6, NaN -> -0).
+// Other dtypes throw ValidationError.
+void x4_to_f32(DType t, const void* src, float* dst, size_t n);
+void x4_from_f32(DType t, const float* src, void* dst, size_t n);
+// The 4 values of one packed element, as float32 (table lookups; fp4 codes 0..15).
+float fp4_e2m1fn_to_f32(uint8_t code);
+uint8_t f32_to_fp4_e2m1fn(float x);
+// Decode tables for the fp8 formats (256 entries, exact).
+const float* fp8_decode_table(DType t);  // float8_e4m3, float8_e4m3fn, float8_e5m2 (+ their x4)
+uint8_t f32_to_fp8_code(DType t, float x);  // the same formats, RNE as from_f32
+
 // Scalar helpers (tests, immediates).
 float round_to(DType t, float x);  // from_f32 then to_f32 of one value
 uint16_t f32_to_bf16_bits(float x);

@@ -74,6 +74,13 @@ class Interpreter {
   // Scalar-engine accumulators (activation reduce_cmd), one fp32 per partition lane.
   std::array<float, 128> scalar_acc{};
 
+  // ---- random numbers (issue 10, src/isa/random.cpp): per-lane generator state of this core.
+  // vector[lane]: trn3 = 4 XORWOW states x [x, y, z, w, v, d]; trn1/trn2 = [key, counter lo, hi].
+  // gpsimd[lane]: 1 XORWOW state. Initialised lazily (rng_ready) and again after reset().
+  std::array<std::array<uint32_t, 24>, 128> rng_vector{};
+  std::array<std::array<uint32_t, 6>, 128> rng_gpsimd{};
+  bool rng_ready = false;
+
   // Reads of on-chip tensors that no instruction has written: NKI_SIM_UNINIT=off|warn|error.
   enum class UninitPolicy : uint8_t { off, warn, error };
   UninitPolicy uninit_policy() const { return uninit_policy_; }

@@ -27,6 +27,7 @@
 #define INT(n, c) int64_t n = c;
 #define SCALAR(n) Scalar n;
 #define INTS(n) std::vector<int64_t> n;
+#define INTS_N(n) std::vector<int64_t> n;  // the same, default None
 #define PATTERN(n) std::vector<std::pair<int64_t, int64_t>> n;
 #define AXES(n) std::vector<int> n;
 #define OINT(n) std::optional<int64_t> n;
@@ -47,6 +48,7 @@
 #define INT(n, c) NKISIM_ROW(n, integer, ::nkisim::Role::none, 0, #c, count_)
 #define SCALAR(n) NKISIM_ROW(n, scalar, ::nkisim::Role::none, 0, "", count_)
 #define INTS(n) NKISIM_ROW(n, ints, ::nkisim::Role::none, 0, "()", count_)
+#define INTS_N(n) NKISIM_ROW(n, ints, ::nkisim::Role::none, 0, "None", count_)
 #define PATTERN(n) NKISIM_ROW(n, pattern, ::nkisim::Role::none, 0, "", count_)
 #define AXES(n) NKISIM_ROW(n, axes, ::nkisim::Role::none, 0, "", count_)
 #define OINT(n) NKISIM_ROW(n, opt_integer, ::nkisim::Role::none, 0, "None", count_)
@@ -76,6 +78,7 @@
 #undef INT
 #undef SCALAR
 #undef INTS
+#undef INTS_N
 #undef PATTERN
 #undef AXES
 #undef OINT

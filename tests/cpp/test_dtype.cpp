@@ -188,7 +188,7 @@ TEST_CASE("dtype table and names", "[dtype]") {
   CHECK_THROWS_AS(dtype_from_name("float64"), ValidationError);
 }
 
-TEST_CASE("packed x4 dtypes are not convertible", "[dtype]") {
+TEST_CASE("packed x4 dtypes are not convertible element-wise", "[dtype]") {
   for (DType t : {DType::float8_e5m2_x4, DType::float8_e4m3fn_x4, DType::float4_e2m1fn_x4}) {
     uint32_t raw[2] = {0, 0};
     float fl[2] = {0, 0};
@@ -201,9 +201,41 @@ TEST_CASE("packed x4 dtypes are not convertible", "[dtype]") {
     CHECK_THROWS_AS(from_i64(t, i64, raw, 2), UnsupportedError);
     CHECK_THROWS_AS(round_to(t, 1.0f), UnsupportedError);
     CHECK_THROWS_WITH(to_f32(t, raw, fl, 2),
-                      Catch::Contains(nm) && Catch::Contains("packed x4 types are moved bit-exactly"));
+                      Catch::Contains(nm) && Catch::Contains("is a packed x4 type") &&
+                          Catch::Contains("x4_to_f32"));
     CHECK_THROWS_WITH(from_i64(t, i64, raw, 2), Catch::Contains(nm));
   }
+}
+
+TEST_CASE("packed x4 dtypes convert 4 values per element", "[dtype][mx]") {
+  // fp8 x4: value k in byte k (little-endian uint32).
+  const uint32_t e5 = 0x3C003800u | 0x00C0u;  // bytes: C0 (-2.0), 38 (0.5), 00 (0), 3C (1.0)
+  float v[4];
+  x4_to_f32(DType::float8_e5m2_x4, &e5, v, 1);
+  CHECK(v[0] == -2.0f);
+  CHECK(v[1] == 0.5f);
+  CHECK(v[2] == 0.0f);
+  CHECK(v[3] == 1.0f);
+  uint32_t back = 0;
+  x4_from_f32(DType::float8_e5m2_x4, v, &back, 1);
+  CHECK(back == e5);
+  // e4m3fn: 1.0 = 0x38, 448 = 0x7E, overflow and NaN -> 0x7F (ml_dtypes).
+  const float in[4] = {1.0f, 448.0f, 1000.0f, kNaN};
+  x4_from_f32(DType::float8_e4m3fn_x4, in, &back, 1);
+  CHECK(back == 0x7F7F7E38u);
+  // fp4 x4: value k in bits 4k..4k+3 of a uint16; e2m1fn saturates at 6, NaN -> -0 (ml_dtypes).
+  const float f4[8] = {0.5f, -6.0f, 100.0f, 2.5f, kNaN, 0.25f, 0.75f, -kInf};
+  uint16_t p[2] = {0, 0};
+  x4_from_f32(DType::float4_e2m1fn_x4, f4, p, 2);
+  CHECK(p[0] == 0x47F1u);  // 0.5 -> 1, -6 -> F, 100 -> 7 (6.0), 2.5 -> 4 (2.0, tie to even)
+  CHECK(p[1] == 0xF208u);  // NaN -> 8, 0.25 -> 0 (tie to even), 0.75 -> 2 (1.0), -inf -> F
+  float out[8];
+  x4_to_f32(DType::float4_e2m1fn_x4, p, out, 2);
+  const float want[8] = {0.5f, -6.0f, 6.0f, 2.0f, -0.0f, 0.0f, 1.0f, -6.0f};
+  for (int i = 0; i < 8; ++i) CHECK(out[i] == want[i]);
+  CHECK(std::signbit(out[4]));
+  for (int c = 0; c < 16; ++c) CHECK(f32_to_fp4_e2m1fn(fp4_e2m1fn_to_f32(uint8_t(c))) == (c == 8 ? 8 : c));
+  CHECK_THROWS_AS(x4_to_f32(DType::bfloat16, p, out, 1), ValidationError);
 }
 
 TEST_CASE("bfloat16 known bit patterns", "[dtype][bf16]") {

@@ -714,14 +714,28 @@ def not_implemented_instruction():
     nisa.dma_transpose(sbuf((16, 16), nl.bfloat16), sbuf((16, 16), nl.bfloat16))
 
 
-@case(UNSUP, r"nki\.isa\.nc_matmul_mx is not implemented by nkisim yet")
-def not_implemented_mx_matmul():
-    nisa.nc_matmul_mx(psum((16, 8)), None, None, None, None)
+@case(UNSUP, r"nki\.isa\.sendrecv is not implemented by nkisim yet")
+def not_implemented_collective():
+    nisa.sendrecv(None, None, 0, 0, 0)
 
 
-@case(UNSUP, r"nl\.rand is not implemented by nkisim yet")
+@case(UNSUP, r"nl\.shared_constant is not implemented by nkisim yet")
 def not_implemented_language_op():
-    nl.rand((16, 8), dtype=nl.float32)
+    nl.shared_constant(None)
+
+
+@case(V, r"nki\.isa\.nc_matmul_mx: is not available on trn2 \(it needs trn3 or newer\)", target="trn2")
+def mx_matmul_on_trn2():
+    nisa.nc_matmul_mx(psum((16, 8)), sbuf((32, 16), nl.float8_e5m2_x4), sbuf((32, 8), nl.float8_e5m2_x4),
+                      sbuf((4, 16), nl.uint8), sbuf((4, 8), nl.uint8))
+
+
+@case(V, r"nki\.isa\.set_rng_seed: src_seeds: must hold a 32-bit value \(int32, uint32 or float32\), "
+         r"found int16")
+def rng_seed_of_the_wrong_dtype():
+    s = sbuf((1, 1), nl.int16)
+    nisa.memset(s, 3)
+    nisa.set_rng_seed(s)
 
 
 @case(V, r"nl\.program_id\(axis=1\): NKI 0\.3\.0 grids have one axis")

@@ -522,5 +522,43 @@ for _n in ["load_transpose2d", "rand", "random_seed", "shared_constant", "arctan
         globals()[_n] = _absent(_n)
 del _n
 
+
+# ---------------------------------------------------------------- random numbers (issue 10)
+# (defined after the list above, so these replace its placeholders)
+def random_seed(seed):
+    """Seed the Vector engine's generators from a [1, 1] 32-bit tensor (nisa.set_rng_seed)."""
+    _isa.set_rng_seed(seed)
+
+
+def rand(shape, dtype, buffer=sbuf, name=""):
+    """A new tensor of uniform values in [0, 1): nisa.rand2 on trn3; earlier targets draw 16
+    random bits with nisa.rng (Vector engine) and scale them by 2^-16. HBM tensors are filled
+    through an SBUF tile."""
+    t = ndarray(shape, dtype, buffer=buffer, name=name)
+    if is_hbm(buffer):
+        tile = rand(t.shape, dtype, buffer=sbuf)
+        _isa.dma_copy(t, tile)
+        return t
+    if _core.target_info(_core.current_target())["version"] >= 4:
+        _isa.rand2(t, 0.0, 1.0)
+    else:
+        bits = ndarray(t.shape, uint16, buffer=sbuf)
+        _isa.rng(bits, engine=_isa.engine.vector)
+        _isa.tensor_scalar(t, bits, op0=multiply, operand0=1.0 / 65536.0)
+    return t
+
+
+def dropout(x, rate, dtype=None):
+    """x with each element zeroed with probability `rate` (scalar or (P, 1) tile), nisa.dropout;
+    cast to `dtype` afterwards when given."""
+    t = ndarray(x.shape, x.dtype, buffer=x.buffer)
+    _isa.dropout(t, x, rate)
+    if dtype is None or _dtype(dtype, "dropout") == x.dtype:
+        return t
+    out = ndarray(x.shape, dtype, buffer=x.buffer)
+    _isa.tensor_copy(out, t)
+    return out
+
+
 # nl.copy doubles as the identity activation.
 _ops.register(globals())
