@@ -103,10 +103,8 @@ void bind_tensor(py::module_& m) {
         throw py::type_error("iterating over " + t.describe() +
                              " is not supported; index it with t[i] or slices");
       })
-      .def("__bool__", [](const Tensor& t) -> bool {
-        throw py::type_error("the truth value of " + t.describe() +
-                             " is not defined at trace time; compare shapes or use tensor != None");
-      })
+      // NKI 0.3.0: a tensor object is truthy (`if params.tensor:` tests for presence).
+      .def("__bool__", [](const Tensor&) { return true; })
       .def("__repr__", [](const Tensor& t) { return "NkiTensor(" + t.describe() + ")"; })
       // A numpy view of the tensor's current contents (zero-copy; keeps the storage alive).
       .def("_numpy", [](const Tensor& t, const py::dtype& dt) {

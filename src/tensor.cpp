@@ -185,6 +185,15 @@ Tensor Tensor::index(const std::vector<IndexItem>& key) const {
       int64_t start = it.start, stop = it.stop;
       if (start < 0) start += dm.count;
       if (stop < 0) stop += dm.count;
+      if (start >= 0 && start <= dm.count && stop >= 0 && stop <= start) {
+        // An empty slice (e.g. 0:0): a view with no elements, an error only when used.
+        std::ostringstream m;
+        m << "slice " << it.start << ":" << it.stop << " of dimension " << d << " of "
+          << describe() << " (size " << dm.count << ") selects no elements";
+        if (!r.unusable_) r.unusable_ = std::make_shared<const std::string>(m.str());
+        r.dims_[r.ndim_++] = Dim{dm.step * it.step, 0};
+        continue;
+      }
       if (start < 0 || stop > dm.count || start >= stop) {
         std::ostringstream m;
         m << "slice " << it.start << ":" << it.stop << " of dimension " << d << " of "
@@ -314,7 +323,11 @@ Tensor Tensor::ap(const std::vector<std::pair<int64_t, int64_t>>& pattern, int64
     r.part_ = 0;
     r.offset_ = offset;
   }
-  r.check_bounds(".ap()");
+  try {
+    r.check_bounds(".ap()");
+  } catch (const OutOfBoundsError& e) {  // an error only when an instruction uses the view
+    r.unusable_ = std::make_shared<const std::string>(e.what());
+  }
   return r;
 }
 
@@ -353,6 +366,9 @@ void Tensor::claim_for_overwrite(std::initializer_list<const Tensor*> sources) c
 }
 
 Strided Tensor::strided() const {
+  if (unusable_)
+    throw OutOfBoundsError(*unusable_ + " (creating such a view is allowed, using it in an "
+                           "instruction is not)");
   alloc_->ensure_filled();
   Strided s;
   const int64_t es = static_cast<int64_t>(size_of(dtype_));

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <cstdint>
 #include <string>
@@ -90,7 +91,11 @@ class Tensor {
 
   // --- execution
   // The view's layout for execution; on-chip storage gets its sentinel fill first if pending.
-  Strided strided() const;
+  // Why no instruction may use this view, or null. NKI 0.3.0 lets a kernel create an .ap() view
+  // that reaches out of bounds, or an empty slice, as long as no instruction uses it.
+  const std::string* unusable() const { return unusable_.get(); }
+
+  Strided strided() const;  // throws OutOfBoundsError for an unusable view
   // This view is exactly the whole allocation (writing it overwrites every byte).
   bool covers_allocation() const;
   // Before an instruction overwrites this whole view: skip the pending sentinel fill (unless a
@@ -111,6 +116,7 @@ class Tensor {
   int64_t part_ = 0;     // first partition (on-chip), relative to the allocation
   int64_t offset_ = 0;   // element offset (on-chip: inside the partition; HBM: linear)
   std::array<Dim, kMaxDims> dims_{};
+  std::shared_ptr<const std::string> unusable_;
 };
 
 }  // namespace nkisim

@@ -4,12 +4,12 @@
     out = nki.simulate(kernel)(a, b)      # or NKI_SIMULATOR=1 and call kernel(a, b)
 """
 from . import _core  # noqa: F401  (the C++ simulator)
-from . import isa, language, typing, collectives  # noqa: F401
+from . import isa, language, typing, collectives, dtype  # noqa: F401
 from ._kernel import Kernel, jit, simulate, last_launch  # noqa: F401
 from ._profile import Profile, last_profile, observe  # noqa: F401
 from .language import NKIObject  # noqa: F401
+from ._cpu_simulate import cpu_simulate  # noqa: F401
 
 isa._finish(language)
 
 __version__ = "0.3.0"
-dtype = str  # type of nl dtypes, for annotations such as `dtype: nki.dtype = nl.bfloat16`

@@ -1,8 +1,9 @@
 """nki.collectives: multi-rank communication. Not simulated yet: every call says so."""
 from .._errors import NkiUnsupportedError as _Unsupported
+from .._object import NKIObject  # noqa: F401  (the same class as nki.language.NKIObject)
 
 
-class ReplicaGroup:
+class ReplicaGroup(NKIObject):
     """Groups of ranks taking part in a collective."""
 
     def __init__(self, groups):

@@ -97,3 +97,6 @@ def _finish(nl):
         obj.__name__ = obj.__qualname__ = d["name"]
         obj.__module__ = __name__
         obj.__doc__ = doc
+
+
+from .._object import NKIObject  # noqa: E402,F401  (the same class as nki.language.NKIObject)

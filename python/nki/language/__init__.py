@@ -5,8 +5,9 @@ gets the interpreter's validation, counting and tracing; none has a numeric path
 """
 import builtins as _b
 import contextlib as _contextlib
-import dataclasses as _dataclasses
 import enum as _enum
+import os as _os
+import sys as _sys
 
 import numpy as _np
 
@@ -148,13 +149,10 @@ NkiTensor.view = _view
 NkiTensor.ap = _ap
 
 
-class NKIObject:
-    """Base class of user classes passed into kernels (dataclass semantics)."""
+from .._object import NKIObject  # noqa: E402,F401
+from .. import dtype as dtypes  # noqa: E402  (nki.language.dtypes: the same namespace as nki.dtype)
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if "__init__" not in cls.__dict__ and cls.__dict__.get("__annotations__"):
-            _dataclasses.dataclass(cls)
+_sys.modules[__name__ + ".dtypes"] = dtypes
 
 
 # ---------------------------------------------------------------- creation
@@ -231,6 +229,30 @@ def shared_identity_matrix(n, dtype="uint8", dst=None):
     _isa.iota(idx, [[1, n]], offset=0, channel_multiplier=-1)
     _isa.tensor_scalar(t, idx, op0=equal, operand0=0.0)
     return t
+
+
+def shared_constant(constant, dtype=None):
+    """A read-only shared_hbm tensor holding `constant`: a numpy array (or array-like) or the path
+    of a .npy file written on the host. `dtype` (optional) casts the host data first."""
+    src = constant
+    if isinstance(constant, (str, bytes, _os.PathLike)):
+        try:
+            src = _np.load(_os.fspath(constant), allow_pickle=False)
+        except (OSError, ValueError) as e:
+            _errors.fail(_Invalid, f"nl.shared_constant: cannot load {constant!r} as a .npy file: {e}")
+    arr = _np.array(src, copy=True)
+    if dtype is not None:
+        arr = arr.astype(_dtype(dtype, "shared_constant").numpy)
+    d = _dtype(arr.dtype, "shared_constant")
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    arr.flags.writeable = False
+    name = _os.path.basename(_os.fspath(constant)) if isinstance(constant, (str, _os.PathLike)) \
+        else "shared_constant"
+    try:
+        return _core.wrap(arr, _dtypes.ID[d], _BUFFER_ID[shared_hbm], name)
+    except _errors.ERRORS as e:
+        _errors.reraise(e)
 
 
 # ---------------------------------------------------------------- moving data
@@ -515,7 +537,7 @@ def _absent(fname):
     return f
 
 
-for _n in ["load_transpose2d", "rand", "random_seed", "shared_constant", "arctan_", "ceil",
+for _n in ["load_transpose2d", "rand", "random_seed", "arctan_", "ceil",
            "floor", "trunc", "cos", "tan", "dropout", "rms_norm", "var", "broadcast_to",
            "expand_dims", "where", "dynamic_range", "divide", "fmod", "mod"]:
     if not _n.endswith("_"):
