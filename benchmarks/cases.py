@@ -67,6 +67,24 @@ def ideal_attention(qT, kT, v):
     return (p @ v) * (1.0 / p.sum(axis=1, keepdims=True))
 
 
+def ideal_scan(a, b):
+    h = np.empty_like(a)
+    prev = np.zeros(a.shape[0], np.float32)
+    for t in range(a.shape[1]):        # the recurrence is sequential along the row: one column at a time
+        prev = a[:, t] * prev + b[:, t]
+        h[:, t] = prev
+    return h
+
+
+def ideal_select(x, mask, lo, hi):
+    TF = min(x.shape[1], 2048)
+    c = np.arange(x.shape[1], dtype=np.float32)[None, :]
+    r = np.arange(x.shape[0], dtype=np.float32)[:, None]
+    keep = (c >= lo) & (c < hi) & (c <= r)
+    y = np.where(mask != 0, np.where(keep, x, np.float32(-3.4028235e+38)), np.float32(0.0))
+    return y, y.reshape(x.shape[0], -1, TF).max(axis=2)
+
+
 def ideal_mx_matmul(a_il, b_il):
     # de-interleave (a_il[r, 4m + q] = A[4r + q, m]) and multiply in float32: the unquantized math
     K4, M4 = a_il.shape
@@ -127,6 +145,20 @@ def _attention_args(smoke):
     return [randn((128, s), BF16, 9), randn((128, s), BF16, 10), randn((s, 128), BF16, 11)]
 
 
+def _scan_args(smoke):
+    shape = (256, 512) if smoke else (2048, 8192)
+    return [randn(shape, np.float32, 13, 0.5, 1.0), randn(shape, np.float32, 14)]
+
+
+def _select_args(smoke):
+    R, C = (256, 512) if smoke else (2048, 8192)
+    rng = np.random.default_rng(15)
+    lo = rng.integers(0, C // 2, size=(R, 1)).astype(np.float32)
+    hi = lo + rng.integers(1, C // 2, size=(R, 1)).astype(np.float32)
+    mask = (rng.uniform(size=(R, C)) < 0.7).astype(np.uint8)
+    return [randn((R, C), np.float32, 16), mask, lo, hi]
+
+
 CASES = [
     Case('dispatch', 'a', 'dispatch_kernel', ideal_dispatch, _dispatch_args,
          {'peer_over_ours': 10.0, 'cold_peer_over_ours': 5.0, 'us_per_instr': 2.0}, (1e-6, 1e-6),
@@ -155,6 +187,12 @@ CASES = [
     Case('attention', 'e', 'attention_kernel', ideal_attention, _attention_args,
          {'peer_over_ours': 1.5}, (1e-2, 2e-2),
          note='seq 2048, d 128, bf16: QK^T, softmax, PV'),
+    Case('scan', 'g', 'scan_kernel', ideal_scan, _scan_args,
+         {'peer_over_ours': 5.0}, (1e-5, 1e-4),
+         note='tensor_tensor_scan h=a*h+b [2048,8192] fp32, [128,2048] tiles, carried column'),
+    Case('select', 'h', 'select_kernel', ideal_select, _select_args,
+         {'peer_over_ours': 5.0}, (1e-6, 1e-6),
+         note='range_select + affine_select + select_reduce [2048,8192] fp32, [128,2048] tiles'),
 ]
 CASES.append(
     Case('mx_matmul', 'f', 'mx_matmul_kernel', ideal_mx_matmul,

@@ -169,6 +169,63 @@ def _attention(qT, kT, v):
     return out
 
 
+def _scan(a, b):
+    """Linear recurrence h[t] = a[t] * h[t-1] + b[t] along each row (Mamba's selective scan),
+    streamed in [128, 2048] tiles with the last column carried into the next tile's scan.
+    The SBUF buffers are allocated once and reused."""
+    R, C = a.shape
+    TP, TF = nl.tile_size.pmax, min(C, 2048)
+    out = nl.ndarray((R, C), dtype=a.dtype, buffer=nl.shared_hbm)
+    ta = nl.ndarray((TP, TF), dtype=a.dtype, buffer=nl.sbuf)
+    tb = nl.ndarray((TP, TF), dtype=b.dtype, buffer=nl.sbuf)
+    h = nl.ndarray((TP, TF), dtype=a.dtype, buffer=nl.sbuf)
+    carry = nl.ndarray((TP, 1), dtype=nl.float32, buffer=nl.sbuf)
+    for i in nl.affine_range(R // TP):
+        nisa.memset(carry, 0.0)
+        for j in nl.sequential_range(C // TF):
+            nisa.dma_copy(ta, a[i * TP:(i + 1) * TP, j * TF:(j + 1) * TF])
+            nisa.dma_copy(tb, b[i * TP:(i + 1) * TP, j * TF:(j + 1) * TF])
+            nisa.tensor_tensor_scan(h, ta, tb, carry, nl.multiply, nl.add)
+            nisa.tensor_copy(carry, h[:, TF - 1:TF])
+            nisa.dma_copy(out[i * TP:(i + 1) * TP, j * TF:(j + 1) * TF], h)
+    return out
+
+
+def _select(x, mask, lo, hi):
+    """Attention-style masking, [128, 2048] tiles: a band lo[r] <= c < hi[r] (range_select, with
+    the row maximum), a causal mask c <= r (affine_select), then a data-dependent mask
+    (select_reduce with a uint8 predicate, zero elsewhere, and its row maximum).
+    The SBUF buffers are allocated once and reused."""
+    R, C = x.shape
+    TP, TF = nl.tile_size.pmax, min(C, 2048)
+    out = nl.ndarray((R, C), dtype=x.dtype, buffer=nl.shared_hbm)
+    mx = nl.ndarray((R, C // TF), dtype=nl.float32, buffer=nl.shared_hbm)
+    b0 = nl.ndarray((TP, 1), dtype=nl.float32, buffer=nl.sbuf)
+    b1 = nl.ndarray((TP, 1), dtype=nl.float32, buffer=nl.sbuf)
+    m = nl.ndarray((TP, C // TF), dtype=nl.float32, buffer=nl.sbuf)
+    t = nl.ndarray((TP, TF), dtype=x.dtype, buffer=nl.sbuf)
+    pred = nl.ndarray((TP, TF), dtype=nl.uint8, buffer=nl.sbuf)
+    banded = nl.ndarray((TP, TF), dtype=x.dtype, buffer=nl.sbuf)
+    causal = nl.ndarray((TP, TF), dtype=x.dtype, buffer=nl.sbuf)
+    y = nl.ndarray((TP, TF), dtype=x.dtype, buffer=nl.sbuf)
+    r = nl.ndarray((TP, 1), dtype=nl.float32, buffer=nl.sbuf)
+    for i in nl.affine_range(R // TP):
+        nisa.dma_copy(b0, lo[i * TP:(i + 1) * TP, :])
+        nisa.dma_copy(b1, hi[i * TP:(i + 1) * TP, :])
+        for j in nl.affine_range(C // TF):
+            nisa.dma_copy(t, x[i * TP:(i + 1) * TP, j * TF:(j + 1) * TF])
+            nisa.dma_copy(pred, mask[i * TP:(i + 1) * TP, j * TF:(j + 1) * TF])
+            nisa.range_select(banded, t, nl.greater_equal, nl.less, b0, b1, reduce_res=r,
+                              range_start=j * TF, on_false_value=-3.4028235e+38)
+            nisa.affine_select(causal, [[-1, TF]], 1, banded, -3.4028235e+38,
+                               cmp_op=nl.greater_equal, offset=i * TP - j * TF)
+            nisa.select_reduce(y, pred, causal, 0.0, reduce_res=m[:, j:j + 1],
+                               reduce_cmd=nisa.reduce_cmd.reset_reduce)
+            nisa.dma_copy(out[i * TP:(i + 1) * TP, j * TF:(j + 1) * TF], y)
+        nisa.dma_copy(mx[i * TP:(i + 1) * TP, :], m)
+    return out, mx
+
+
 def _mx_matmul(a_il, b_il):
     """out[M, N] (fp32) = A.T @ B with A [K, M], B [K, N] quantized on device to MXFP8 (e4m3fn)
     and multiplied with nc_matmul_mx (trn3). Inputs arrive in the MX interleaved layout (a
@@ -233,5 +290,7 @@ matmul_kernel = nki.jit(_matmul)
 softmax_kernel = nki.jit(_softmax)
 rmsnorm_kernel = nki.jit(_rmsnorm)
 attention_kernel = nki.jit(_attention)
+scan_kernel = nki.jit(_scan)
+select_kernel = nki.jit(_select)
 mx_matmul_kernel = nki.jit(_mx_matmul)
 topk_kernel = nki.jit(_topk)

@@ -244,6 +244,7 @@ bool Interpreter::reset() {
   for (auto& row : counts_) row.fill(0);
   seq_ = 0;
   scalar_acc.fill(0.f);
+  vector_acc.fill(0.f);
   rng_ready = false;  // random numbers (issue 10): fresh default states per launch
   uninit_policy_ = policy_from_env();
   uninit_notice_.clear();

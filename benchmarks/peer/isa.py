@@ -41,7 +41,9 @@ _ENG, _RC = engine, reduce_cmd
 tensor_engine, vector_engine, scalar_engine = engine.tensor, engine.vector, engine.scalar
 gpsimd_engine, unknown_engine = engine.gpsimd, engine.unknown
 
-_ALU = {nl.add, nl.subtract, nl.multiply, nl.maximum, nl.minimum, nl.rsqrt, nl.reciprocal}
+_ALU = {nl.add, nl.subtract, nl.multiply, nl.maximum, nl.minimum, nl.rsqrt, nl.reciprocal,
+        nl.greater, nl.greater_equal, nl.less, nl.less_equal, nl.equal}
+_CMP = {nl.greater, nl.greater_equal, nl.less, nl.less_equal, nl.equal}
 _REDUCE = {nl.add: np.add, nl.subtract: np.subtract, nl.multiply: np.multiply,
            nl.maximum: np.maximum, nl.minimum: np.minimum}
 _ACT = {nl.copy, nl.exp, nl.square, nl.rsqrt, nl.reciprocal}
@@ -49,6 +51,8 @@ _MATMUL_IN = {'float8_e4m3', 'float8_e5m2', 'bfloat16', 'float16', 'tfloat32', '
 
 # Scalar-engine accumulator registers (one fp32 per lane), shared by all `activation` calls.
 _act_regs = np.zeros(PMAX, dtype=np.float32)
+# Vector-engine accumulator registers (range_select, select_reduce, ...).
+_vec_regs = np.zeros(PMAX, dtype=np.float32)
 
 
 def _fail(instr, msg):
@@ -311,6 +315,118 @@ def nc_transpose(dst, data, engine=engine.unknown, name=None):
     np.copyto(dst.data, data.data.reshape(P, F).T.reshape(dst.shape))
     if dst.written is not None:
         dst.written[...] = True
+
+
+def _bool_result(op, r):
+    return r.astype(np.float32) if op in _CMP else r
+
+
+def tensor_tensor_scan(dst, data0, data1, initial, op0, op1, reverse0=False, reverse1=False, name=None):
+    """The recurrence runs one column at a time (NumPy has no general scan), each step vectorized
+    over the partitions."""
+    Stats.instructions += 1
+    for n, t in (('dst', dst), ('data0', data0), ('data1', data1)):
+        _tile('tensor_tensor_scan', n, t, (SBUF, PSUM))
+    if data0.buffer is PSUM and data1.buffer is PSUM:
+        _fail('tensor_tensor_scan', 'data0 and data1 cannot both be in PSUM')
+    _same_layout('tensor_tensor_scan', data0, 'data0', data1, 'data1')
+    _same_layout('tensor_tensor_scan', data0, 'data0', dst, 'dst')
+    for op in (op0, op1):
+        if op not in _ALU or op.unary:
+            _fail('tensor_tensor_scan', f'{op} is not a binary arithmetic op')
+    P = data0.shape[0]
+    a = data0.f32().reshape(P, -1)
+    b = data1.f32().reshape(P, -1)
+    if isinstance(initial, Tensor):
+        prev = _operand('tensor_tensor_scan', 'initial', initial, data0).reshape(P).astype(np.float32)
+    else:
+        prev = np.full(P, np.float32(initial), np.float32)
+    out = np.empty_like(a)
+    f0, f1 = op0.fn, op1.fn
+    for i in range(a.shape[1]):
+        t = _bool_result(op0, f0(prev, a[:, i]) if reverse0 else f0(a[:, i], prev))
+        prev = _bool_result(op1, f1(b[:, i], t) if reverse1 else f1(t, b[:, i]))
+        out[:, i] = prev
+    _write(dst, out)
+
+
+def range_select(dst, on_true_tile, comp_op0, comp_op1, bound0, bound1, reduce_cmd=reduce_cmd.reset_reduce,
+                 reduce_res=None, reduce_op=nl.maximum, range_start=0, on_false_value=-3.4028235e+38,
+                 name=None):
+    Stats.instructions += 1
+    _tile('range_select', 'dst', dst, (SBUF, PSUM))
+    _tile('range_select', 'on_true_tile', on_true_tile, (SBUF, PSUM))
+    _same_layout('range_select', on_true_tile, 'on_true_tile', dst, 'dst')
+    if comp_op0 not in _CMP or comp_op1 not in _CMP:
+        _fail('range_select', f'comparison operators expected, got {comp_op0} / {comp_op1}')
+    if reduce_op is not nl.maximum:
+        _fail('range_select', 'reduce_op must be nl.maximum')
+    if np.float32(on_false_value) != np.float32(-3.4028235e+38):
+        _fail('range_select', 'on_false_value must be FP32_MIN')
+    P = on_true_tile.shape[0]
+    lo = _operand('range_select', 'bound0', bound0, on_true_tile).reshape(P, 1)
+    hi = _operand('range_select', 'bound1', bound1, on_true_tile).reshape(P, 1)
+    x = on_true_tile.f32().reshape(P, -1)
+    idx = (range_start + np.arange(x.shape[1], dtype=np.int64)).astype(np.float32)[None, :]
+    mask = comp_op0.fn(idx, lo) & comp_op1.fn(idx, hi)
+    y = np.where(mask, x, np.float32(on_false_value))
+    _write(dst, y)
+    if reduce_cmd in (_RC.reset, _RC.reset_reduce):
+        _vec_regs[:P] = -np.inf
+    if reduce_cmd in (_RC.reduce, _RC.reset_reduce):
+        np.maximum(_vec_regs[:P], y.max(axis=1), out=_vec_regs[:P])
+    if reduce_res is not None:
+        _write(reduce_res, _vec_regs[:P].copy())
+
+
+def select_reduce(dst, predicate, on_true, on_false, reduce_res=None, reduce_cmd=reduce_cmd.idle,
+                  reduce_op=nl.maximum, reverse_pred=False, name=None):
+    Stats.instructions += 1
+    _tile('select_reduce', 'dst', dst, (SBUF, PSUM))
+    _tile('select_reduce', 'predicate', predicate, (SBUF, PSUM))
+    _tile('select_reduce', 'on_true', on_true, (SBUF, PSUM))
+    _same_layout('select_reduce', on_true, 'on_true', dst, 'dst')
+    _same_layout('select_reduce', on_true, 'on_true', predicate, 'predicate')
+    if predicate.dtype not in ('int8', 'uint8', 'int16', 'uint16'):
+        _fail('select_reduce', f'predicate dtype {predicate.dtype} not supported')
+    if reduce_op is not nl.maximum:
+        _fail('select_reduce', 'reduce_op must be nl.maximum')
+    P = on_true.shape[0]
+    p = predicate.data.reshape(P, -1) != 0
+    if reverse_pred:
+        p = ~p
+    f = _operand('select_reduce', 'on_false', on_false, on_true)
+    f = f.reshape(P, 1) if np.ndim(f) else f
+    y = np.where(p, on_true.f32().reshape(P, -1), f)
+    _write(dst, y)
+    if reduce_cmd in (_RC.reset, _RC.reset_reduce):
+        _vec_regs[:P] = -np.inf
+    if reduce_cmd in (_RC.reduce, _RC.reset_reduce):
+        np.maximum(_vec_regs[:P], y.max(axis=1), out=_vec_regs[:P])
+    if reduce_res is not None:
+        _write(reduce_res, _vec_regs[:P].copy())
+
+
+def affine_select(dst, pattern, channel_multiplier, on_true_tile, on_false_value, cmp_op=nl.equal, offset=0,
+                  name=None):
+    Stats.instructions += 1
+    _tile('affine_select', 'dst', dst, (SBUF,))
+    _tile('affine_select', 'on_true_tile', on_true_tile, (SBUF,))
+    _same_layout('affine_select', on_true_tile, 'on_true_tile', dst, 'dst')
+    if cmp_op not in _CMP:
+        _fail('affine_select', f'{cmp_op} is not a comparison operator')
+    nums = [int(n) for _, n in pattern]
+    if int(np.prod(nums)) * dst.shape[0] != dst.size:
+        _fail('affine_select', f'pattern {pattern} does not match dst {dst.shape}')
+    P = dst.shape[0]
+    v = np.full((P,) + (1,) * len(nums), offset, dtype=np.int32)
+    v = v + (np.arange(P, dtype=np.int32) * channel_multiplier).reshape(v.shape)
+    for d, (step, n) in enumerate(pattern):
+        shape = [1] * (len(nums) + 1)
+        shape[d + 1] = int(n)
+        v = v + (np.arange(int(n), dtype=np.int32) * int(step)).reshape(shape)
+    pred = cmp_op.fn(v, 0).reshape(P, -1)
+    _write(dst, np.where(pred, on_true_tile.f32().reshape(P, -1), np.float32(on_false_value)))
 
 
 # ---- MX (trn3): OCP microscaling, eager NumPy with ml_dtypes element types ----------------------

@@ -73,6 +73,9 @@ class Interpreter {
 
   // Scalar-engine accumulators (activation reduce_cmd), one fp32 per partition lane.
   std::array<float, 128> scalar_acc{};
+  // Vector-engine accumulators (exponential, range_select, select_reduce,
+  // tensor_scalar_cumulative reduce_cmd), one fp32 per partition lane (issue 7).
+  std::array<float, 128> vector_acc{};
 
   // ---- random numbers (issue 10, src/isa/random.cpp): per-lane generator state of this core.
   // vector[lane]: trn3 = 4 XORWOW states x [x, y, z, w, v, d]; trn1/trn2 = [key, counter lo, hi].

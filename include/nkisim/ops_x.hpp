@@ -25,6 +25,7 @@
 #define BOOL(n, c, py) bool n = c;
 #define OBOOL(n) std::optional<bool> n;
 #define INT(n, c) int64_t n = c;
+#define INT_REQ(n) int64_t n = 0;
 #define SCALAR(n) Scalar n;
 #define INTS(n) std::vector<int64_t> n;
 #define INTS_N(n) std::vector<int64_t> n;  // the same, default None
@@ -46,6 +47,7 @@
 #define BOOL(n, c, py) NKISIM_ROW(n, boolean, ::nkisim::Role::none, 0, #py, count_)
 #define OBOOL(n) NKISIM_ROW(n, opt_bool, ::nkisim::Role::none, 0, "None", count_)
 #define INT(n, c) NKISIM_ROW(n, integer, ::nkisim::Role::none, 0, #c, count_)
+#define INT_REQ(n) NKISIM_ROW(n, integer, ::nkisim::Role::none, 0, "", count_)
 #define SCALAR(n) NKISIM_ROW(n, scalar, ::nkisim::Role::none, 0, "", count_)
 #define INTS(n) NKISIM_ROW(n, ints, ::nkisim::Role::none, 0, "()", count_)
 #define INTS_N(n) NKISIM_ROW(n, ints, ::nkisim::Role::none, 0, "None", count_)
@@ -76,6 +78,7 @@
 #undef BOOL
 #undef OBOOL
 #undef INT
+#undef INT_REQ
 #undef SCALAR
 #undef INTS
 #undef INTS_N

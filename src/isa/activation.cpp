@@ -19,9 +19,19 @@ void validate(const ActivationOp& op, const Interpreter& in) {
     NKISIM_REQUIRE(c, !(op.op == ActFn::reciprocal && op.bias.present), "bias",
               "op=nl.reciprocal cannot take a bias on trn1");
   }
-  if (op.reduce_op != AluOp::none)
-    NKISIM_REQUIRE(c, op.reduce_op == AluOp::add, "reduce_op",
-              "must be nl.add, found " + std::string(alu_name(op.reduce_op)));
+  if (op.reduce_op != AluOp::none) {
+    // trn1: nl.add only; trn2 and newer also fold with maximum, minimum or multiply (issue 7).
+    const AluOp r = op.reduce_op;
+    if (in.target().gen == Gen::gen2)
+      NKISIM_REQUIRE(c, r == AluOp::add, "reduce_op",
+                "must be nl.add on trn1, found " + std::string(alu_name(r)));
+    else
+      NKISIM_REQUIRE(c, r == AluOp::add || r == AluOp::maximum || r == AluOp::minimum ||
+                            r == AluOp::multiply,
+                "reduce_op",
+                "must be nl.add, nl.maximum, nl.minimum or nl.multiply, found " +
+                    std::string(alu_name(r)));
+  }
   NKISIM_REQUIRE(c, op.reduce_cmd != ReduceCmd::load_reduce, "reduce_cmd",
             "load_reduce is not available on activation (it has no initial value operand)");
   if (op.reduce_res) {
@@ -42,8 +52,11 @@ void execute(ActivationOp& op, Interpreter& in) {
   const int64_t lane0 = op.data.allocation().start_partition + op.data.start_partition();
   float* acc = in.scalar_acc.data() + lane0;
   const bool accumulate = op.reduce_cmd == ReduceCmd::reduce || op.reduce_cmd == ReduceCmd::reset_reduce;
-  if (op.reduce_cmd == ReduceCmd::reset || op.reduce_cmd == ReduceCmd::reset_reduce)
-    std::fill(acc, acc + P, 0.f);
+  // reset: the registers become 0; reset_reduce: they become this instruction's reduction (the
+  // fold starts from reduce_op's identity, 0 for nl.add); reduce: folded onto their value.
+  const AluOp red = op.reduce_op == AluOp::none ? AluOp::add : op.reduce_op;
+  if (op.reduce_cmd == ReduceCmd::reset) std::fill(acc, acc + P, 0.f);
+  if (op.reduce_cmd == ReduceCmd::reset_reduce) std::fill(acc, acc + P, alu_identity(red));
   const bool direct = dst_direct(d, {&a});
   for_blocks(P, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
     const int64_t n = nr * nc;
@@ -63,8 +76,13 @@ void execute(ActivationOp& op, Interpreter& in) {
     act_apply(op.op, x);
     if (accumulate) {
       Scratch<float> sums(nr);
-      row_sums(x, sums);
-      for (int64_t r = 0; r < nr; ++r) acc[r0 + r] += sums[r];
+      if (red == AluOp::add) {
+        row_sums(x, sums);
+        for (int64_t r = 0; r < nr; ++r) acc[r0 + r] += sums[r];
+      } else {
+        row_reduce(red, x, sums);
+        for (int64_t r = 0; r < nr; ++r) acc[r0 + r] = alu_apply(red, acc[r0 + r], sums[r]);
+      }
     }
     commit(d, r0, nr, c0, nc, x);
   });

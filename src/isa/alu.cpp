@@ -256,3 +256,94 @@ void act_apply(ActFn f, const Block& b) {
 }
 
 }  // namespace nkisim::isa
+
+// ---------------------------------------------------------------- scans and folds (issue 7)
+namespace nkisim::isa {
+
+float alu_apply(AluOp op, float a, float b) {
+  float r = 0.f;
+  with_float_op(op, [&](auto f) { r = f(a, b); });
+  return r;
+}
+
+float alu_identity(AluOp op) { return reduce_identity<float>(op); }
+
+namespace {
+// An optimisation barrier: the compiler may not contract the operations around it into one FMA.
+inline void round_here(float& v) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  asm volatile("" : "+x"(v));
+#elif defined(__GNUC__)
+  asm volatile("" : "+w"(v));
+#else
+  volatile float t = v;
+  v = t;
+#endif
+}
+}  // namespace
+
+void alu_scan(AluOp op0, bool rev0, AluOp op1, bool rev1, const float* d0, const float* d1,
+              float init, int64_t n, float* out) {
+  with_float_op(op0, [&](auto f0) {
+    if (d1 == nullptr) {
+      float prev = init;
+      if (rev0)
+        for (int64_t i = 0; i < n; ++i) out[i] = prev = f0(prev, d0[i]);
+      else
+        for (int64_t i = 0; i < n; ++i) out[i] = prev = f0(d0[i], prev);
+      return;
+    }
+    with_float_op(op1, [&](auto f1) {
+      float prev = init;
+      for (int64_t i = 0; i < n; ++i) {
+        float t = rev0 ? f0(prev, d0[i]) : f0(d0[i], prev);
+        round_here(t);  // op0's result is rounded to float32 before op1 (no fused multiply-add)
+        out[i] = prev = rev1 ? f1(d1[i], t) : f1(t, d1[i]);
+      }
+    });
+  });
+}
+
+void alu_scan_rows(AluOp op0, bool rev0, AluOp op1, bool rev1, const Block& d0, const Block* d1,
+                   const float* init, const Block& out) {
+  constexpr int K = 8;  // rows scanned together: independent dependency chains run in parallel
+  const int64_t n = out.nc;
+  int64_t r = 0;
+  with_float_op(op0, [&](auto f0) {
+    auto g = [&](auto f1, bool two) {
+      for (; r + K <= out.nr; r += K) {
+        float prev[K];
+        const float* a[K];
+        const float* b[K];
+        float* o[K];
+        for (int k = 0; k < K; ++k) {
+          prev[k] = init[r + k];
+          a[k] = d0.row(r + k);
+          b[k] = two ? d1->row(r + k) : nullptr;
+          o[k] = out.row(r + k);
+        }
+        for (int64_t i = 0; i < n; ++i) {
+#pragma GCC unroll 8
+          for (int k = 0; k < K; ++k) {
+            float t = rev0 ? f0(prev[k], a[k][i]) : f0(a[k][i], prev[k]);
+            if (two) {
+              round_here(t);
+              t = rev1 ? f1(b[k][i], t) : f1(t, b[k][i]);
+            }
+            o[k][i] = prev[k] = t;
+          }
+        }
+      }
+    };
+    if (d1 == nullptr) g([](float x, float) { return x; }, false);
+    else with_float_op(op1, [&](auto f1) { g(f1, true); });
+  });
+  for (; r < out.nr; ++r)
+    alu_scan(op0, rev0, op1, rev1, d0.row(r), d1 ? d1->row(r) : nullptr, init[r], n, out.row(r));
+}
+
+void row_reduce(AluOp op, const Block& x, float* out) {
+  for (int64_t r = 0; r < x.nr; ++r) alu_reduce(op, x.row(r), 1, x.nc, out + r);
+}
+
+}  // namespace nkisim::isa

@@ -224,4 +224,35 @@ void elementwise_i64(const Rows& d, const std::array<const Rows*, N>& srcs, F&& 
 // Bit-exact transpose of a P x F block of es-byte elements: out[f][p] = in[p][f].
 void transpose_raw(const std::byte* in, std::byte* out, int64_t P, int64_t F, int64_t es);
 
+
+// ---------------------------------------------------------------- scans, folds, accumulators (issue 7)
+// a op b for one pair of float32 values.
+float alu_apply(AluOp op, float a, float b);
+// The identity of a reduction operator (0 for add, 1 for multiply, -inf for maximum, ...).
+float alu_identity(AluOp op);
+// out[i] = op1(op0(d0[i], out[i-1]), d1[i]) with out[-1] = init (reverse0: op0(out[i-1], d0[i]);
+// reverse1: op1(d1[i], .)). Without d1 (nullptr): out[i] = op0(d0[i], out[i-1]).
+void alu_scan(AluOp op0, bool rev0, AluOp op1, bool rev1, const float* d0, const float* d1,
+              float init, int64_t n, float* out);
+// alu_scan on every row of a block (several rows at a time); init holds one value per row.
+void alu_scan_rows(AluOp op0, bool rev0, AluOp op1, bool rev1, const Block& d0, const Block* d1,
+                   const float* init, const Block& out);
+// out[r] = op folded over row r of x (a0 op a1 op ...).
+void row_reduce(AluOp op, const Block& x, float* out);
+// Physical partition (engine accumulator lane) of a tensor's first partition.
+inline int64_t lane0_of(const Tensor& t) {
+  return t.allocation().start_partition + t.start_partition();
+}
+// Run f(r0, nr) over whole rows, about kBlockElems elements (and at least min_rows rows) at a
+// time; rows split across both cores when the instruction is large.
+template <class F>
+void for_rows(int64_t nrows, int64_t ncols, F&& f, int64_t min_rows = 1) {
+  const int64_t step = std::max<int64_t>(min_rows, kBlockElems / std::max<int64_t>(1, ncols));
+  auto body = [&](int64_t ra, int64_t rb) {
+    for (int64_t r = ra; r < rb; r += step) f(r, std::min(step, rb - r));
+  };
+  if (nrows * ncols < (int64_t{1} << 16) || nrows < 2) body(0, nrows);
+  else parallel_rows(nrows, nrows * ncols, body);
+}
+
 }  // namespace nkisim::isa

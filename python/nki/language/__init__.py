@@ -425,11 +425,17 @@ def mean(x, axis, dtype=None, keepdims=False):
 
 
 def softmax(x, axis=-1, dtype=None):
-    """exp(x - max) / sum(exp(x - max)) over all free axes of each partition."""
+    """exp(x - max) / sum(exp(x - max)) over the trailing free axes of each partition."""
     ax = sorted(_axes(x, axis, "softmax"))
     if ax != list(range(1, x.ndim)):
-        _errors.fail(_Unsupported, f"nl.softmax over axes {ax} of a {x.ndim}-D tile: nkisim "
-                                   "implements softmax over all free axes only")
+        # Trailing free axes only (0.3.0): one softmax per group of the kept leading free dims.
+        ax = _free_axes(x, axis, "softmax")
+        P, L, inner = _groups(x, ax)
+        out = ndarray(x.shape, dtype or x.dtype, buffer=sbuf)
+        xv, ov = x.reshape((P, L, inner)), out.reshape((P, L, inner))
+        for g in range(L):
+            _isa.tensor_copy(ov[:, g, :], softmax(xv[:, g, :], axis=1, dtype=float32))
+        return out
     p = x.shape[0]
     neg_max = ndarray((p, 1), float32, buffer=sbuf)
     _isa.tensor_reduce(neg_max, maximum, x, ax, negate=True, keepdims=True)
@@ -440,6 +446,319 @@ def softmax(x, axis=-1, dtype=None):
     _isa.reciprocal(total, total)
     out = ndarray(x.shape, dtype or x.dtype, buffer=sbuf)
     _isa.tensor_scalar(out, e, multiply, total)
+    return out
+
+
+# ---------------------------------------------------------------- issue 7: rounding, trig, selection,
+# normalisation and shape functions (each a composition of nki.isa instructions)
+_EXACT_F32 = 8388608.0  # 2^23: float32 values at least this large are integers already
+
+
+def _f32_copy(x):
+    """x as a new float32 SBUF tile (the input itself if it already is one)."""
+    if x.dtype == float32 and x.buffer == sbuf:
+        return x
+    t = ndarray(x.shape, float32, buffer=sbuf)
+    _isa.tensor_copy(t, x)
+    return t
+
+
+def _round_integral(x, mode, dtype):
+    """floor / ceil / trunc: round to nearest (a cast to int32 and back) and correct by one where
+    the rounding went the wrong way; values of magnitude >= 2^23 (and NaN, inf) pass unchanged."""
+    xf = _f32_copy(x)
+    src = xf
+    if mode == "trunc":
+        src = ndarray(x.shape, float32, buffer=sbuf)
+        _isa.tensor_scalar(src, xf, abs, 0.0)
+    ri = ndarray(x.shape, int32, buffer=sbuf)
+    _isa.tensor_copy(ri, src)                      # round half to even
+    r = ndarray(x.shape, float32, buffer=sbuf)
+    _isa.tensor_copy(r, ri)
+    wrong = ndarray(x.shape, float32, buffer=sbuf)
+    if mode == "ceil":
+        _isa.tensor_tensor(wrong, r, src, less)     # rounded below x: add one
+        _isa.tensor_tensor(r, r, wrong, add)
+    else:
+        _isa.tensor_tensor(wrong, r, src, greater)  # rounded above x: subtract one
+        _isa.tensor_tensor(r, r, wrong, subtract)
+    if mode == "trunc":
+        sg = ndarray(x.shape, float32, buffer=sbuf)
+        _isa.activation(sg, sign, xf)
+        _isa.tensor_tensor(r, r, sg, multiply)
+    small = ndarray(x.shape, uint8, buffer=sbuf)
+    _isa.tensor_scalar(small, xf, abs, 0.0, op1=less, operand1=_EXACT_F32)
+    _isa.tensor_copy_predicated(r, xf, small, reverse_pred=True)
+    out = ndarray(x.shape, dtype or x.dtype, buffer=sbuf)
+    _isa.tensor_copy(out, r)
+    return out
+
+
+def floor(x, dtype=None):
+    """The largest integer <= x, element-wise."""
+    return _round_integral(x, "floor", dtype)
+
+
+def ceil(x, dtype=None):
+    """The smallest integer >= x, element-wise."""
+    return _round_integral(x, "ceil", dtype)
+
+
+def trunc(x, dtype=None):
+    """x rounded toward zero, element-wise."""
+    return _round_integral(x, "trunc", dtype)
+
+
+def cos(x, dtype=None):
+    """cos(x) = sin(pi/2 - x) on the scalar engine."""
+    out = ndarray(x.shape, dtype or x.dtype, buffer=sbuf)
+    _isa.activation(out, sin, x, bias=_np.pi / 2, scale=-1.0)
+    return out
+
+
+def tan(x, dtype=None):
+    """sin(x) * (1 / cos(x)): two scalar-engine activations, a vector reciprocal and a multiply."""
+    s = ndarray(x.shape, float32, buffer=sbuf)
+    _isa.activation(s, sin, x)
+    c = ndarray(x.shape, float32, buffer=sbuf)
+    _isa.activation(c, sin, x, bias=_np.pi / 2, scale=-1.0)
+    _isa.reciprocal(c, c)
+    out = ndarray(x.shape, dtype or x.dtype, buffer=sbuf)
+    _isa.tensor_tensor(out, s, c, multiply)
+    return out
+
+
+def _binary_operands(x, y, fname):
+    tx, ty = _is_tile(x), _is_tile(y)
+    if not (tx or ty):
+        _errors.fail(_Invalid, f"nl.{fname}: one operand must be a tile, found "
+                               f"{type(x).__name__} and {type(y).__name__}")
+    if tx and ty and tuple(x.shape) != tuple(y.shape):
+        _errors.fail(_Invalid, f"nl.{fname}: tiles of shapes {tuple(x.shape)} and {tuple(y.shape)} "
+                               "differ; NKI 0.3.0 does not broadcast between tiles")
+    return tx, ty
+
+
+def _quotient(x, y, fname):
+    """x * (1 / y) in float32 (the documented way to divide on the engines)."""
+    tx, ty = _binary_operands(x, y, fname)
+    shape = x.shape if tx else y.shape
+    q = ndarray(shape, float32, buffer=sbuf)
+    if ty:
+        _isa.reciprocal(q, y)
+        if tx:
+            _isa.tensor_tensor(q, x, q, multiply)
+        else:
+            _isa.tensor_scalar(q, q, multiply, float(x))
+    else:
+        _isa.tensor_scalar(q, x, multiply, 1.0 / float(y))
+    return q
+
+
+def divide(x, y, dtype=None):
+    """x / y computed as x * reciprocal(y) in float32 (NKI 0.3.0: not supported on hardware)."""
+    q = _quotient(x, y, "divide")
+    ref = x if _is_tile(x) else y
+    out = ndarray(q.shape, dtype or ref.dtype, buffer=sbuf)
+    _isa.tensor_copy(out, q)
+    return out
+
+
+def _remainder(x, y, dtype, fname, mode):
+    """x - round(x / y) * y with round = trunc (fmod) or floor (mod), in float32."""
+    q = _quotient(x, y, fname)
+    k = _round_integral(q, mode, float32)
+    shape = q.shape
+    ky = ndarray(shape, float32, buffer=sbuf)
+    if _is_tile(y):
+        _isa.tensor_tensor(ky, k, y, multiply)
+    else:
+        _isa.tensor_scalar(ky, k, multiply, float(y))
+    r = ndarray(shape, float32, buffer=sbuf)
+    if _is_tile(x):
+        _isa.tensor_tensor(r, x, ky, subtract)
+    else:
+        _isa.tensor_scalar(r, ky, subtract, float(x), reverse0=True)
+    ref = x if _is_tile(x) else y
+    out = ndarray(shape, dtype or ref.dtype, buffer=sbuf)
+    _isa.tensor_copy(out, r)
+    return out
+
+
+def fmod(x, y, dtype=None):
+    """Remainder of x / y with the sign of x (C fmod); simulation only in NKI 0.3.0."""
+    return _remainder(x, y, dtype, "fmod", "trunc")
+
+
+def mod(x, y, dtype=None):
+    """Remainder of x / y with the sign of y (Python %); simulation only in NKI 0.3.0."""
+    return _remainder(x, y, dtype, "mod", "floor")
+
+
+def _filled(shape, value, dtype):
+    t = ndarray(shape, dtype, buffer=sbuf)
+    _isa.memset(t, value)
+    return t
+
+
+def where(condition, x, y, dtype=None):
+    """x where condition is nonzero (1.0), else y; x and y tiles of condition's shape or numbers."""
+    shape = tuple(condition.shape)
+    ref = x if _is_tile(x) else (y if _is_tile(y) else condition)
+    odt = dtype or ref.dtype
+    for name_, v in (("x", x), ("y", y)):
+        if _is_tile(v) and tuple(v.shape) != shape:
+            _errors.fail(_Invalid, f"nl.where: {name_} of shape {tuple(v.shape)} must have the shape "
+                                   f"of condition, {shape}")
+    pred = ndarray(shape, uint8, buffer=sbuf)
+    _isa.tensor_scalar(pred, condition, not_equal, 0.0)
+    out = ndarray(shape, odt, buffer=sbuf)
+    if _is_tile(y):
+        _isa.tensor_copy(out, y)
+    else:
+        _isa.memset(out, y if odt not in (int8, int16, int32, uint8, uint16, uint32) else int(y))
+    if _is_tile(x):
+        src = x
+        if x.dtype != odt:
+            src = ndarray(shape, odt, buffer=sbuf)
+            _isa.tensor_copy(src, x)
+        _isa.tensor_copy_predicated(out, src, pred)
+    else:
+        _isa.tensor_copy_predicated(out, x, pred)
+    return out
+
+
+def expand_dims(x, axis):
+    """A view of x with a new size-1 axis at `axis`."""
+    nd = len(x.shape) + 1
+    a = axis + nd if axis < 0 else axis
+    if not 0 <= a < nd:
+        _errors.fail(_Invalid, f"nl.expand_dims: axis {axis} is out of range for a {nd - 1}-D tile")
+    shape = list(x.shape)
+    shape.insert(a, 1)
+    return x.reshape(tuple(shape))
+
+
+_PSUM_FP32 = 512  # float32 elements of one PSUM bank per partition
+
+
+def broadcast_to(x, shape, dtype=None):
+    """Broadcast a tile along dims of size 1 (numpy rules, same rank): across partitions with a
+    ones-vector nc_matmul (exact: one product per element), along free dims with tensor_scalar."""
+    shape = tuple(int(s) for s in shape)
+    src_shape = tuple(x.shape)
+    if len(shape) != len(src_shape):
+        _errors.fail(_Invalid, f"nl.broadcast_to: shape {shape} must have the rank of x "
+                               f"{src_shape}")
+    for a, b in zip(src_shape, shape):
+        if a != b and a != 1:
+            _errors.fail(_Invalid, f"nl.broadcast_to: cannot broadcast {src_shape} to {shape} "
+                                   "(each dim must match or be 1)")
+    odt = dtype or x.dtype
+    if src_shape == shape:
+        if odt == x.dtype:
+            return x
+        out = ndarray(shape, odt, buffer=sbuf)
+        _isa.tensor_copy(out, x)
+        return out
+    P = shape[0]
+    cur = x
+    if src_shape[0] != P:
+        # ones[1, P].T @ x[1, F] = P copies of the row, in PSUM banks of 512 float32.
+        F = x.size // src_shape[0]
+        row = x.reshape((1, F))
+        if row.dtype not in (float32, bfloat16, float16):
+            r32 = ndarray((1, F), float32, buffer=sbuf)
+            _isa.tensor_copy(r32, row)
+            row = r32
+        ones_ = ndarray((1, P), row.dtype, buffer=sbuf)
+        _isa.memset(ones_, 1.0)
+        rows = ndarray((P, F), odt if src_shape[1:] == shape[1:] else float32, buffer=sbuf)
+        for c in _range(0, F, _PSUM_FP32):
+            n = _b.min(_PSUM_FP32, F - c)
+            ps = ndarray((P, n), float32, buffer=psum)
+            _isa.nc_matmul(ps, ones_, row[:, c:c + n])
+            _isa.tensor_copy(rows[:, c:c + n], ps)
+        cur = rows.reshape((P,) + src_shape[1:])
+        if src_shape[1:] == shape[1:]:
+            return cur.reshape(shape)
+    # Free dims: out = 0 + value, one (P, 1) column per run of the broadcast dims.
+    src_free = src_shape[1:]
+    dst_free = shape[1:]
+    out = ndarray(shape, odt, buffer=sbuf)
+    zeros_ = ndarray(shape, float32, buffer=sbuf)
+    _isa.memset(zeros_, 0.0)
+    cur32 = _f32_copy(cur)
+    idx = _np.ndindex(*[1 if a == 1 else b for a, b in zip(src_free, dst_free)])
+    for i in idx:
+        sel_src = tuple(slice(j, j + 1) for j in i)
+        sel_dst = tuple(slice(j, j + 1) if a != 1 else slice(0, b)
+                        for j, a, b in zip(i, src_free, dst_free))
+        col = cur32[(slice(0, P),) + sel_src]
+        col2 = col.reshape((P, 1))
+        _isa.tensor_scalar(out[(slice(0, P),) + sel_dst], zeros_[(slice(0, P),) + sel_dst], add, col2)
+    return out
+
+
+def _free_axes(x, axis, fname):
+    ax = sorted(_axes(x, axis, fname))
+    nd = len(x.shape)
+    if not ax or ax[0] < 1 or ax != list(_b.range(ax[0], nd)):
+        _errors.fail(_Invalid, f"nl.{fname}: axis {axis} must be the last contiguous free dims of "
+                               f"a {nd}-D tile ([1], [1, 2], ...; never the partition axis 0)")
+    return ax
+
+
+def _groups(x, ax):
+    """(P, L, I) view of x: L leading free elements kept, I reduced elements per group."""
+    P = x.shape[0]
+    inner = 1
+    for a in ax:
+        inner *= x.shape[a]
+    return P, (x.size // P) // inner, inner
+
+
+def var(x, axis, dtype=None, keepdims=False):
+    """Population variance over the trailing free axes (bn_stats on chunks of 512 + bn_aggr);
+    the result always has the keepdims shape (0.3.0)."""
+    ax = _free_axes(x, axis, "var")
+    P, L, inner = _groups(x, ax)
+    shape = tuple(1 if i in ax else s for i, s in enumerate(x.shape))
+    out = ndarray(shape, dtype or x.dtype, buffer=sbuf)
+    flat_out = out.reshape((P, L))
+    xv = x.reshape((P, L, inner))
+    fmax = tile_size.bn_stats_fmax
+    nchunks = (inner + fmax - 1) // fmax
+    stats = ndarray((P, 6 * nchunks), float32, buffer=sbuf)
+    mv = ndarray((P, 2), float32, buffer=sbuf)
+    for g in _range(L):
+        for k in _range(nchunks):
+            c = k * fmax
+            n = _b.min(fmax, inner - c)
+            _isa.bn_stats(stats[:, 6 * k:6 * k + 6], xv[:, g, c:c + n])
+        _isa.bn_aggr(mv, stats)
+        _isa.tensor_copy(flat_out[:, g:g + 1], mv[:, 1:2])
+    return out
+
+
+def rms_norm(x, w, axis, n, epsilon=1e-06, dtype=None, compute_dtype=None):
+    """x / sqrt(sum(x^2 over axis) / n + epsilon) * w (w of x's shape, or broadcast to it)."""
+    ax = _free_axes(x, axis, "rms_norm")
+    P, L, inner = _groups(x, ax)
+    cdt = compute_dtype or float32
+    xv = x.reshape((P, L, inner))
+    wt = w if tuple(w.shape) == tuple(x.shape) else broadcast_to(w, x.shape)
+    y = ndarray((P, L, inner), cdt, buffer=sbuf)
+    sq = ndarray((P, inner), float32, buffer=sbuf)
+    ss = ndarray((P, 1), float32, buffer=sbuf)
+    for g in _range(L):
+        _isa.activation(sq, square, xv[:, g, :], reduce_op=add, reduce_res=ss,
+                        reduce_cmd=_isa.reduce_cmd.reset_reduce)
+        _isa.tensor_scalar(ss, ss, multiply, 1.0 / float(n), op1=add, operand1=float(epsilon))
+        _isa.activation(ss, rsqrt, ss)
+        _isa.tensor_scalar(y[:, g, :], xv[:, g, :], multiply, ss)
+    out = ndarray(x.shape, dtype or x.dtype, buffer=sbuf)
+    _isa.tensor_tensor(out, y.reshape(tuple(x.shape)), wt, multiply)
     return out
 
 
@@ -537,10 +856,9 @@ def _absent(fname):
     return f
 
 
-for _n in ["load_transpose2d", "rand", "random_seed", "arctan_", "ceil",
-           "floor", "trunc", "cos", "tan", "dropout", "rms_norm", "var", "broadcast_to",
-           "expand_dims", "where", "dynamic_range", "divide", "fmod", "mod"]:
-    if not _n.endswith("_"):
+# (a name defined earlier in this module is kept)
+for _n in ["load_transpose2d", "gather_flattened", "dynamic_range"]:
+    if _n not in globals():
         globals()[_n] = _absent(_n)
 del _n
 
