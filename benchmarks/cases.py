@@ -42,6 +42,13 @@ def ideal_overhead(a, n):
     return a
 
 
+def ideal_dynamic(table, count):
+    acc = np.zeros((1, table.shape[1]), np.float32)
+    for i in range(int(count.reshape(-1)[0])):  # the same sequential fp32 accumulation
+        np.add(acc, table[i:i + 1], out=acc)
+    return acc
+
+
 def ideal_stream(a, b):
     return np.add(a, b)
 
@@ -124,6 +131,13 @@ def _overhead_args(smoke, small=False):
     return [np.ones((1, 1), np.float32), n // 10 if small else n]
 
 
+def _dynamic_args(smoke, small=False):
+    n = 100 if smoke else 10000
+    if small:
+        n //= 10
+    return [randn((n, 64), np.float32, 13), np.array([[n]], np.int32)]
+
+
 def _stream_args(dtype):
     def make(smoke):
         shape = (256, 512) if smoke else (4096, 8192)
@@ -166,6 +180,10 @@ CASES = [
     Case('overhead', 'a', 'overhead_kernel', ideal_overhead, _overhead_args,
          {'peer_over_ours': 10.0, 'cold_peer_over_ours': 5.0, 'us_per_instr': 0.6}, (0, 0),
          reps=9, note='20,000 tensor_scalar on [1,1]: per-instruction overhead', marginal=True),
+    Case('dynamic', 'f', 'dynamic_gather_kernel', ideal_dynamic, _dynamic_args,
+         {'peer_over_ours': 5.0}, (1e-6, 1e-5), reps=5,
+         note='dynamic_range of 10,000 (count from HBM), register-offset DMA + add per iteration',
+         marginal=True),
     Case('stream_f32', 'b', 'stream_add_kernel', ideal_stream, _stream_args(np.float32),
          {'peer_over_ours': 2.0, 'ours_over_ideal': 1.5}, (1e-6, 1e-6),
          note='tensor_tensor add [4096,8192] fp32, [128,2048] tiles'),

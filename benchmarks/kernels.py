@@ -26,6 +26,26 @@ def _dispatch(a_in, b_in, n_pairs):
     return out_a, out_b
 
 
+def _dynamic_gather(table, count):
+    """A dynamic_range loop whose trip count is read from device memory (register_load); each
+    iteration DMAs the row its induction register selects (.ap(scalar_offset=register)) and adds
+    it to an accumulator: 2 instructions per iteration."""
+    R, C = table.shape
+    out = nl.ndarray((1, C), dtype=nl.float32, buffer=nl.shared_hbm)
+    cnt = nl.ndarray((1, 1), dtype=nl.int32, buffer=nl.sbuf)
+    nisa.dma_copy(cnt, count)
+    n = nisa.register_alloc()
+    nisa.register_load(n, cnt)
+    acc = nl.ndarray((1, C), dtype=nl.float32, buffer=nl.sbuf)
+    nisa.memset(acc, 0.0)
+    row = nl.ndarray((1, C), dtype=nl.float32, buffer=nl.sbuf)
+    for i in nl.dynamic_range(n):
+        nisa.dma_copy(row, table.ap([[C, 1], [1, C]], offset=0, scalar_offset=i, indirect_dim=0))
+        nisa.tensor_tensor(acc, acc, row, nl.add)
+    nisa.dma_copy(out, acc)
+    return out
+
+
 def _overhead(a_in, n):
     """n tensor_scalar instructions on a [1, 1] tile: the per-instruction overhead, all but no math."""
     out = nl.ndarray((1, 1), dtype=nl.float32, buffer=nl.shared_hbm)
@@ -293,4 +313,5 @@ attention_kernel = nki.jit(_attention)
 scan_kernel = nki.jit(_scan)
 select_kernel = nki.jit(_select)
 mx_matmul_kernel = nki.jit(_mx_matmul)
+dynamic_gather_kernel = nki.jit(_dynamic_gather)
 topk_kernel = nki.jit(_topk)

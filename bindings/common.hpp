@@ -21,6 +21,9 @@ PyObject* raise_current_exception();
 // The kernel line of the running instruction ("" when unknown); needs the GIL.
 std::string locate_kernel_line();
 
+void configure_for_python(Interpreter& in);
+
+void bind_launch(py::module_& m);  // launch.cpp (issue 9): Launch, VirtualRegister
 void bind_tensor(py::module_& m);
 void bind_instructions(py::module_& m);
 void bind_opgraph(py::module_& m);

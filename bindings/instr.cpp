@@ -3,6 +3,7 @@
 // conversion of every parameter by its declared kind (tensors, numbers, nl operators by identity,
 // enum members / values / names), the run on the calling thread's interpreter, and the
 // translation of errors (with the kernel line, looked up only when something went wrong).
+#include <type_traits>
 #include <unordered_map>
 
 #include "common.hpp"
@@ -276,8 +277,46 @@ void convert(const InstrDecl& d, const ParamDecl& p, PyObject* o, void* op) {
       }
       return;
     }
+    case Kind::reg:
+    case Kind::reg_or_int: {  // issue 9: VirtualRegisters
+      RegRef& out = InstrDecl::get<RegRef>(op, p);
+      if (py::isinstance<RegRef>(o)) {
+        out = py::handle(o).cast<RegRef>();
+      } else if (p.kind == Kind::reg_or_int && PyLong_Check(o) && !PyBool_Check(o)) {
+        out = RegRef{};
+        out.imm = as_int(d, p, o);
+        out.present = true;
+      } else {
+        bad_type(d, p, p.kind == Kind::reg ? "a VirtualRegister (from nisa.register_alloc)"
+                                           : "an int or a VirtualRegister", o);
+      }
+      return;
+    }
+    case Kind::tensors: {
+      auto& out = InstrDecl::get<std::vector<Tensor>>(op, p);
+      if (!PyList_Check(o) && !PyTuple_Check(o)) bad_type(d, p, "a list of tensors", o);
+      const Py_ssize_t n = PySequence_Fast_GET_SIZE(o);
+      for (Py_ssize_t i = 0; i < n; ++i) {
+        const Tensor* t = as_tensor(PySequence_Fast_GET_ITEM(o, i));
+        if (t == nullptr) bad_type(d, p, "a list of tensors", PySequence_Fast_GET_ITEM(o, i));
+        out.push_back(*t);
+      }
+      return;
+    }
+    case Kind::floats: {  // issue 9
+      auto& out = InstrDecl::get<std::vector<double>>(op, p);
+      if (o == Py_None) return;
+      if (!PyList_Check(o) && !PyTuple_Check(o)) bad_type(d, p, "a list of numbers or None", o);
+      for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(o); ++i) {
+        PyObject* v = PySequence_Fast_GET_ITEM(o, i);
+        if (!is_number(v)) bad_type(d, p, "a list of numbers or None", o);
+        out.push_back(as_double(v));
+      }
+      return;
+    }
     case Kind::axes: {
       auto& out = InstrDecl::get<std::vector<int>>(op, p);
+      if (o == Py_None && p.default_ == "None") return;  // issue 9: optional axes (dma_transpose)
       if (PyList_Check(o) || PyTuple_Check(o)) {
         for (int64_t v : int_list(d, p, o, "an int or a list of ints")) out.push_back(static_cast<int>(v));
       } else {
@@ -308,7 +347,9 @@ PyObject* run_instr(InstrObject* self, PyObject* const* slots) {
     op.name = PyUnicode_AsUTF8(nm);
   }
   Interpreter& in = current(d.name.data());
-  if (work_of(d, &op) >= 32768) {
+  // Instructions that wait for another core (issue 9) never hold the GIL while waiting.
+  constexpr bool kWaits = std::is_same_v<S, CoreBarrierOp> || std::is_same_v<S, SendrecvOp>;
+  if (kWaits || work_of(d, &op) >= 32768) {
     py::gil_scoped_release nogil;
     in.run(op);
   } else {
@@ -468,6 +509,16 @@ py::object param_value(const ParamDecl& p, const void* op) {
     case Kind::ints: return py::cast(InstrDecl::get<std::vector<int64_t>>(op, p));
     case Kind::pattern: return py::cast(InstrDecl::get<std::vector<std::pair<int64_t, int64_t>>>(op, p));
     case Kind::axes: return py::cast(InstrDecl::get<std::vector<int>>(op, p));
+    case Kind::reg:
+    case Kind::reg_or_int: {
+      const RegRef& r = InstrDecl::get<RegRef>(op, p);
+      return r.is_reg() ? py::cast(r) : py::object(py::int_(r.imm));
+    }
+    case Kind::tensors: return py::cast(InstrDecl::get<std::vector<Tensor>>(op, p));
+    case Kind::floats: {
+      const auto& v = InstrDecl::get<std::vector<double>>(op, p);
+      return v.empty() ? py::none() : py::object(py::cast(v));
+    }
   }
   return py::none();
 }

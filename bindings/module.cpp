@@ -13,6 +13,9 @@ PyObject* g_unsupported = nullptr;
 PyObject* g_uninit = nullptr;
 PyObject* g_notice = nullptr;
 PyObject* g_type = nullptr;
+PyObject* g_aborted = nullptr;
+PyObject* g_race = nullptr;
+PyObject* g_race_warning = nullptr;
 PyObject* g_locate = nullptr;  // Python: () -> "file:line in func: source" of the kernel line
 PyObject* g_warn = nullptr;    // Python: (message) -> None, warns at the kernel line
 
@@ -49,6 +52,15 @@ PyObject* make_exc(py::module_& m, const char* name, PyObject* bases, const char
 
 std::string locate_kernel_line() { return locate(); }
 
+// An interpreter driven from Python: uninitialized reads become warnings, errors name the line.
+void configure_for_python(Interpreter& in) {
+  in.enable_notices(true);
+  in.set_locator([] {
+    py::gil_scoped_acquire gil;
+    return locate();
+  });
+}
+
 PyObject* raise_current_exception() {
   try {
     throw;
@@ -59,6 +71,12 @@ PyObject* raise_current_exception() {
     if (r == nullptr) return nullptr;  // warnings turned into errors
     Py_DECREF(r);
     Py_RETURN_NONE;
+  } catch (const RaceNotice& e) {
+    // The instruction ran; report the cross-core race as a warning at the kernel line.
+    if (PyErr_WarnEx(g_race_warning, e.what(), 1) < 0) return nullptr;  // warnings as errors
+    Py_RETURN_NONE;
+  } catch (const RaceError& e) {
+    set_error(g_race, e.what());
   } catch (const UninitializedReadError& e) {
     set_error(g_uninit, e.what());
   } catch (const OutOfBoundsError& e) {
@@ -71,6 +89,8 @@ PyObject* raise_current_exception() {
     set_error(g_validation, e.what());
   } catch (const UnsupportedError& e) {
     set_error(g_unsupported, e.what());
+  } catch (const LaunchAbortedError& e) {
+    set_error(g_aborted, e.what());
   } catch (py::error_already_set& e) {
     e.restore();
   } catch (const py::builtin_exception& e) {
@@ -121,6 +141,14 @@ PYBIND11_MODULE(_core, m) {
                       "An argument of the wrong Python type (also a TypeError).");
     Py_DECREF(bases);
   }
+  g_aborted = make_exc(m, "NkiLaunchAbortedError", PyExc_RuntimeError,
+                       "Another program of the same kernel[n] launch failed; this one was stopped.");
+  g_race = make_exc(m, "NkiRaceError", g_validation,
+                    "Two cores of a kernel[2] launch accessed shared HBM without synchronising "
+                    "(NKI_SIM_RACE=error).");
+  g_race_warning = make_exc(m, "NkiRaceWarning", PyExc_UserWarning,
+                            "Two cores of a kernel[2] launch accessed shared HBM without "
+                            "synchronising (NKI_SIM_RACE=warn, the default).");
   m.def("set_hooks", [](py::object locate_fn, py::object warn_fn) {
     Py_XSETREF(g_locate, locate_fn.inc_ref().ptr());
     Py_XSETREF(g_warn, warn_fn.inc_ref().ptr());
@@ -166,11 +194,7 @@ PYBIND11_MODULE(_core, m) {
   py::class_<Interpreter, std::shared_ptr<Interpreter>>(m, "Interpreter")
       .def(py::init([](const std::string& target, int core, int cores) {
              auto in = std::make_shared<Interpreter>(Target::from_name(target), core, cores);
-             in->enable_notices(true);  // uninitialized reads become Python warnings
-             in->set_locator([] {
-               py::gil_scoped_acquire gil;
-               return locate();
-             });
+             configure_for_python(*in);  // uninitialized reads become Python warnings
              return in;
            }),
            py::arg("target"), py::arg("core_id") = 0, py::arg("num_cores") = 1)
@@ -202,6 +226,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("current_target", [] { return std::string(current("get_nc_version").target().name); });
 
   bind_tensor(m);
+  bind_launch(m);
   bind_instructions(m);
   bind_opgraph(m);
 }

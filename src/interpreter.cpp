@@ -1,6 +1,8 @@
 #include "nkisim/interpreter.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
@@ -9,12 +11,14 @@
 
 #include "log.hpp"
 #include "nkisim/errors.hpp"
+#include "nkisim/launch.hpp"
 #include "written.hpp"
 
 namespace nkisim {
 
 namespace {
 thread_local Interpreter* g_current = nullptr;
+std::atomic<uint64_t> g_epoch{1};
 
 std::string buffers_text(unsigned allowed) {
   std::string list;
@@ -62,6 +66,7 @@ Interpreter::Interpreter(const Target& target, int core_id, int num_cores)
   log_ = instruction_log_if_enabled();
   if (log_) observers_.push_back(log_);
   uninit_policy_ = policy_from_env();
+  epoch_ = g_epoch++;
 }
 
 Interpreter::~Interpreter() {
@@ -88,6 +93,12 @@ void Interpreter::raise_notice() {
   std::string m = std::move(uninit_notice_);
   uninit_notice_.clear();
   throw UninitializedReadNotice(m);
+}
+
+void Interpreter::raise_race_notice() {
+  std::string m = std::move(race_notice_);
+  race_notice_.clear();
+  throw RaceNotice(m);
 }
 
 Tensor Interpreter::allocate(Buffer b, const std::vector<int64_t>& shape, DType dtype,
@@ -248,6 +259,9 @@ bool Interpreter::reset() {
   rng_ready = false;  // random numbers (issue 10): fresh default states per launch
   uninit_policy_ = policy_from_env();
   uninit_notice_.clear();
+  race_notice_.clear();
+  registers_.clear();
+  epoch_ = g_epoch++;
   return true;
 }
 
@@ -260,6 +274,69 @@ uint64_t Interpreter::instruction_count() const {
 uint64_t Interpreter::instruction_count(OpKind k) const {
   const auto& row = counts_[static_cast<int>(k)];
   return std::accumulate(row.begin(), row.end(), uint64_t{0});
+}
+
+// ---------------------------------------------------------------- registers (issue 9)
+RegRef Interpreter::register_alloc(std::optional<int64_t> init) {
+  RegRef r;
+  r.id = static_cast<int32_t>(registers_.size());
+  r.core = core_id_;
+  r.epoch = epoch_;
+  r.present = true;
+  RegSlot s;
+  if (init) {
+    if (*init < INT32_MIN || *init > UINT32_MAX)
+      throw ValidationError("nki.isa.register_alloc: x: registers hold 32-bit values, found " +
+                            std::to_string(*init));
+    s.value = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(*init)));
+    s.written = true;
+  }
+  registers_.push_back(s);
+  return r;
+}
+
+const Interpreter::RegSlot& Interpreter::slot_of(const RegRef& r, std::string_view instr,
+                                                 std::string_view param) const {
+  const std::string at = "nki.isa." + std::string(instr) + ": " + std::string(param) + ": ";
+  if (r.core != core_id_)
+    throw ValidationError(at + "the register was allocated by program " + std::to_string(r.core) +
+                          " (core " + std::to_string(r.core) + ") but is used on core " +
+                          std::to_string(core_id_) + "; registers belong to one core");
+  if (r.epoch != epoch_ || r.id < 0 || r.id >= static_cast<int32_t>(registers_.size()))
+    throw ValidationError(at + "the register belongs to an earlier kernel launch");
+  return registers_[r.id];
+}
+
+int64_t Interpreter::read_register(const RegRef& r, std::string_view instr,
+                                   std::string_view param) const {
+  if (!r.is_reg()) return r.imm;
+  const RegSlot& s = slot_of(r, instr, param);
+  if (!s.written)
+    throw ValidationError("nki.isa." + std::string(instr) + ": " + std::string(param) +
+                          ": reads register #" + std::to_string(r.id) +
+                          " before anything was written to it (give register_alloc a value, or "
+                          "write it with register_move or register_load first)");
+  return s.value;
+}
+
+void Interpreter::write_register(const RegRef& r, int64_t v, std::string_view instr,
+                                 std::string_view param, bool loop) {
+  const RegSlot& s = slot_of(r, instr, param);
+  if (s.frozen && !loop)
+    throw ValidationError("nki.isa." + std::string(instr) + ": " + std::string(param) +
+                          ": register #" + std::to_string(r.id) +
+                          " is the induction variable of a running nl.dynamic_range loop, a "
+                          "frozen value in NKI 0.3.0; copy it with register_move into another "
+                          "register to change it");
+  RegSlot& w = registers_[r.id];
+  // 32-bit registers: keep the low 32 bits, as a signed value.
+  w.value = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint64_t>(v)));
+  w.written = true;
+}
+
+void Interpreter::freeze_register(const RegRef& r, bool frozen) {
+  slot_of(r, "dynamic_range", "iterator");
+  registers_[r.id].frozen = frozen;
 }
 
 Interpreter* Interpreter::current() { return g_current; }

@@ -74,12 +74,14 @@ constexpr EnumMember kReduceCmdMembers[] = {
 constexpr EnumMember kDgeMembers[] = {{"unknown", 0}, {"swdge", 1}, {"hwdge", 2}, {"none", 3}};
 constexpr EnumMember kOobMembers[] = {{"error", 0}, {"skip", 1}};
 constexpr EnumMember kPerfMembers[] = {{"none", 0}, {"double_row", 1}};
+constexpr EnumMember kDmaEngineMembers[] = {{"dma", 1}, {"gpsimd_dma", 2}};
 constexpr EnumDecl kEnums[] = {
     {"engine", false, kEngineMembers},
     {"reduce_cmd", false, kReduceCmdMembers},
     {"dge_mode", false, kDgeMembers},
     {"oob_mode", false, kOobMembers},
     {"matmul_perf_mode", true, kPerfMembers},
+    {"dma_engine", false, kDmaEngineMembers},
 };
 static_assert(sizeof(kEnums) / sizeof(kEnums[0]) == static_cast<size_t>(EnumId::count_));
 }  // namespace
@@ -96,6 +98,8 @@ std::string_view kind_name(Kind k) {
                                         "ALU operator", "activation function", "enum member",
                                         "bool", "bool or None", "int", "number", "tuple of ints",
                                         "access pattern", "axis",
+                                        "VirtualRegister", "VirtualRegister or int",
+                                        "list of tensors", "list of numbers",
                                         "int or None"};
   return names[static_cast<int>(k)];
 }

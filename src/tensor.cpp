@@ -331,6 +331,154 @@ Tensor Tensor::ap(const std::vector<std::pair<int64_t, int64_t>>& pattern, int64
   return r;
 }
 
+// ---------------------------------------------------------------- dynamic access patterns (issue 9)
+bool Tensor::in_bounds() const {
+  int64_t lo = offset_, hi = offset_;
+  for (int d = on_chip() ? 1 : 0; d < ndim_; ++d) {
+    const int64_t span = (dims_[d].count - 1) * dims_[d].step;
+    lo += std::min<int64_t>(0, span);
+    hi += std::max<int64_t>(0, span);
+  }
+  const int64_t es = static_cast<int64_t>(size_of(dtype_));
+  if (lo < 0 || (hi + 1) * es > alloc_->bytes) return false;
+  if (on_chip()) {
+    const int64_t p_last = part_ + (dims_[0].count - 1) * dims_[0].step;
+    if (part_ < 0 || p_last >= alloc_->num_partitions) return false;
+  }
+  return true;
+}
+
+Tensor Tensor::ap_dynamic(const std::vector<std::pair<int64_t, int64_t>>& pattern, int64_t offset,
+                          std::optional<DType> dtype, DynamicOffset dyn) const {
+  const std::vector<int64_t> base = shape();
+  if (dyn.indirect_dim < 0 || dyn.indirect_dim >= ndim_)
+    throw ValidationError(".ap() on " + describe() + ": indirect_dim " +
+                          std::to_string(dyn.indirect_dim) + " is not a dimension of the tensor (" +
+                          std::to_string(ndim_) + " dimensions)");
+  dyn.multiplier = 1;
+  for (int d = dyn.indirect_dim + 1; d < ndim_; ++d) dyn.multiplier *= base[d];
+  dyn.extent = base[dyn.indirect_dim];
+  Tensor r;
+  if (dyn.vector) {
+    if (dyn.indirect_dim != 0)
+      throw ValidationError(".ap() on " + describe() + ": vector_offset needs indirect_dim=0, found " +
+                            std::to_string(dyn.indirect_dim));
+    if (on_chip())
+      throw ValidationError(".ap() on " + describe() + ": vector_offset indexes HBM tensors only "
+                            "(the indexed tensor must be in HBM)");
+    // The first pair's step is replaced by the row index; check the pattern of one row.
+    auto one = pattern;
+    if (!one.empty()) one[0].second = 1;
+    r = ap(one, offset, dtype);
+    r.dims_[0] = Dim{dyn.multiplier, pattern.empty() ? 1 : pattern[0].second};
+    if (r.dims_[0].count < 1)
+      throw ValidationError(".ap() on " + describe() + ": pattern entry 0 has num " +
+                            std::to_string(r.dims_[0].count) + " (must be >= 1)");
+  } else {
+    r = ap(pattern, offset, dtype);
+  }
+  r.dyn_ = std::make_shared<const DynamicOffset>(std::move(dyn));
+  return r;
+}
+
+Tensor Tensor::index_dynamic(int dim, const RegRef& reg, int64_t size) const {
+  if (dim < 0 || dim >= ndim_)
+    throw OutOfBoundsError("nl.ds(register, " + std::to_string(size) + ") indexes dimension " +
+                           std::to_string(dim) + " of " + describe() + ", which has " +
+                           std::to_string(ndim_) + " dimensions");
+  if (dyn_)
+    throw ValidationError("nl.ds(register, ...) on " + describe() +
+                          ": the view already has a dynamic offset (one per view)");
+  if (size < 1 || size > dims_[dim].count)
+    throw OutOfBoundsError("nl.ds(register, " + std::to_string(size) + ") on dimension " +
+                           std::to_string(dim) + " of " + describe() + " (size " +
+                           std::to_string(dims_[dim].count) + ") selects too many elements");
+  std::vector<IndexItem> key(ndim_, IndexItem{IndexItem::all});
+  key[dim] = IndexItem{IndexItem::slice, 0, size, 1};
+  Tensor r = index(key);
+  DynamicOffset dyn;
+  dyn.scalar_reg = reg;
+  dyn.multiplier = dims_[dim].step;
+  dyn.on_partitions = on_chip() && dim == 0;
+  dyn.max_value = dims_[dim].count - size;
+  dyn.extent = dims_[dim].count;
+  dyn.indirect_dim = dim;
+  dyn.origin = "nl.ds(register, " + std::to_string(size) + ") on dimension " + std::to_string(dim);
+  r.dyn_ = std::make_shared<const DynamicOffset>(std::move(dyn));
+  return r;
+}
+
+std::optional<Tensor> Tensor::moved(int64_t value) const {
+  const DynamicOffset& dy = *dyn_;
+  if (dy.max_value >= 0 && (value < 0 || value > dy.max_value)) return std::nullopt;
+  if (value < -(int64_t{1} << 40) || value > (int64_t{1} << 40)) return std::nullopt;
+  Tensor r = without_dynamic();
+  const int64_t delta = value * dy.multiplier;
+  if (dy.on_partitions) {
+    r.part_ += delta;
+  } else if (on_chip()) {
+    const int64_t F = base_free_elements();
+    const int64_t flat = part_ * F + offset_ + delta;
+    if (flat < 0) return std::nullopt;
+    r.part_ = flat / F;
+    r.offset_ = flat % F;
+  } else {
+    r.offset_ += delta;
+  }
+  if (!r.in_bounds()) return std::nullopt;
+  return r;
+}
+
+std::optional<Tensor> Tensor::moved_rows(int64_t value, int64_t* first, int64_t* count) const {
+  const DynamicOffset& dy = *dyn_;
+  if (dy.max_value >= 0 && (value < 0 || value > dy.max_value)) return std::nullopt;
+  if (value < -(int64_t{1} << 40) || value > (int64_t{1} << 40)) return std::nullopt;
+  Tensor r = without_dynamic();
+  const int64_t delta = value * dy.multiplier;
+  if (dy.on_partitions) {
+    r.part_ += delta;
+  } else if (on_chip()) {
+    const int64_t F = base_free_elements();
+    const int64_t flat = part_ * F + offset_ + delta;
+    if (flat < 0) return std::nullopt;
+    r.part_ = flat / F;
+    r.offset_ = flat % F;
+  } else {
+    r.offset_ += delta;
+  }
+  int64_t f = -1, n = 0;
+  for (int64_t i = 0; i < r.dims_[0].count; ++i) {
+    Tensor row = r;
+    row.dims_[0].count = 1;
+    if (r.on_chip()) row.part_ += i * r.dims_[0].step;
+    else row.offset_ += i * r.dims_[0].step;
+    const bool ok = row.in_bounds();
+    if (ok && f < 0) f = i;
+    if (ok && f >= 0 && i == f + n) ++n;
+    else if (ok) return std::nullopt;  // in-bound rows in two runs: not one transfer
+  }
+  if (n == 0) return std::nullopt;
+  *first = f;
+  *count = n;
+  Tensor out = r;
+  if (r.on_chip()) out.part_ += f * r.dims_[0].step;
+  else out.offset_ += f * r.dims_[0].step;
+  out.dims_[0].count = n;
+  out.is_base_ = false;
+  if (!out.in_bounds()) return std::nullopt;
+  return out;
+}
+
+std::optional<Tensor> Tensor::indirect_row(int64_t row, int64_t value) const {
+  (void)row;
+  if (value < 0 || value >= dyn_->extent) return std::nullopt;
+  Tensor r = without_dynamic();
+  r.dims_[0].count = 1;
+  r.offset_ += value * dyn_->multiplier;
+  if (!r.in_bounds()) return std::nullopt;
+  return r;
+}
+
 Tensor Tensor::broadcast_to(const std::vector<int64_t>& shape) const {
   if (static_cast<int>(shape.size()) != ndim_)
     throw ValidationError("cannot broadcast " + describe() + " to " + shape_str(shape) +

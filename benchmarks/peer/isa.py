@@ -501,6 +501,40 @@ def nc_matmul_mx(dst, stationary, moving, stationary_scale, moving_scale, tile_p
     else:
         d[...] = r
     w[...] = True
+class VirtualRegister:
+    """A sequencer register: a Python int."""
+    __slots__ = ('value',)
+
+    def __init__(self, value=None):
+        self.value = value
+
+    def __bool__(self):
+        return self.value != 0
+
+
+def register_alloc(x=None):
+    return VirtualRegister(x)
+
+
+def register_move(dst, src):
+    Stats.instructions += 1
+    dst.value = src.value if isinstance(src, VirtualRegister) else int(src)
+
+
+def register_load(dst, src):
+    Stats.instructions += 1
+    if src.size != 1:
+        _fail('register_load', f'src {src.shape} must hold one element')
+    dst.value = int(src.data.reshape(-1)[0])
+
+
+def register_store(dst, src):
+    Stats.instructions += 1
+    if dst.size != 1:
+        _fail('register_store', f'dst {dst.shape} must hold one element')
+    dst.data.reshape(-1)[0] = src.value
+
+
 
 
 # ---- top-k search instructions (Vector engine): whole-tile NumPy, as an eager simulator writes them

@@ -47,6 +47,17 @@ def static_range(start, stop=None, step=1):
 affine_range = sequential_range = static_range
 
 
+def dynamic_range(start, stop=None, step=1):
+    """A dynamic loop: bounds are ints or registers; the induction variable is a register."""
+    from .isa import VirtualRegister
+    if stop is None:
+        start, stop = 0, start
+    lo = start.value if isinstance(start, VirtualRegister) else int(start)
+    hi = stop.value if isinstance(stop, VirtualRegister) else int(stop)
+    for v in range(lo, hi, step):
+        yield VirtualRegister(v)
+
+
 def program_id(axis=0):
     return 0
 

@@ -105,6 +105,26 @@ class Tensor:
         w = None if self.written is None else self.written.reshape(shape)
         return Tensor(self.data.reshape(shape), self.dtype, self.buffer, w, self.name)
 
+    def ap(self, pattern, offset=0, scalar_offset=None, vector_offset=None, indirect_dim=0,
+           dtype=None):
+        """Explicit access pattern [[step, num], ...] over this (contiguous) tensor; a
+        scalar_offset (a register or a [1, 1] int tile) moves the start by value *
+        prod(shape[indirect_dim + 1:]). Resolved eagerly, bounds-checked."""
+        if vector_offset is not None or dtype is not None:
+            raise NotImplementedError('peer .ap(): vector_offset and dtype are not supported')
+        base = self.data.reshape(-1)
+        if scalar_offset is not None:
+            v = scalar_offset.value if hasattr(scalar_offset, 'value') else \
+                int(scalar_offset.data.reshape(-1)[0])
+            offset += int(v) * int(np.prod(self.data.shape[indirect_dim + 1:]))
+        hi = offset + sum((int(n) - 1) * int(st) for st, n in pattern)
+        if offset < 0 or hi >= base.size:
+            raise IndexError(f'.ap() reaches elements [{offset}, {hi}] of {base.size}')
+        view = np.lib.stride_tricks.as_strided(
+            base[offset:], shape=[int(n) for _, n in pattern],
+            strides=[int(st) * base.itemsize for st, _ in pattern])
+        return Tensor(view, self.dtype, self.buffer, None, self.name)
+
     def f32(self):
         """The values as float32 (no copy when already float32)."""
         d = self.data

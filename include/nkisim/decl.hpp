@@ -37,6 +37,10 @@ enum class Kind : uint8_t {
   ints,        // std::vector<int64_t>         a tuple/list of ints ("()" or None = empty)
   pattern,     // std::vector<std::pair<int64_t, int64_t>>  [[step, num], ...]
   axes,        // std::vector<int>             an int or a list of ints
+  reg,         // RegRef                       a VirtualRegister (issue 9)
+  reg_or_int,  // RegRef                       a VirtualRegister or an int
+  tensors,     // std::vector<Tensor>          a list of tensors (dma_compute's srcs)
+  floats,      // std::vector<double>          a list of numbers, or None (empty)
   opt_integer, // std::optional<int64_t>       an int or None
 };
 std::string_view kind_name(Kind k);
@@ -47,7 +51,8 @@ inline bool reads(Role r) { return r == Role::in || r == Role::inout; }
 inline bool writes(Role r) { return r == Role::out || r == Role::inout; }
 
 // Which enum an enum_ parameter takes (the nki.isa enum classes).
-enum class EnumId : uint8_t { engine, reduce_cmd, dge_mode, oob_mode, matmul_perf_mode, count_ };
+enum class EnumId : uint8_t { engine, reduce_cmd, dge_mode, oob_mode, matmul_perf_mode, dma_engine,
+                              count_ };
 struct EnumMember {
   std::string_view name;
   int value;  // the C++ enumerator's value (and the Python value, unless string_valued)

@@ -42,4 +42,21 @@ struct UnsupportedError : Error {
   using Error::Error;
 };
 
+// Another program of the same launch failed; this one was stopped at its next instruction or wait.
+// -> nki.isa.NkiLaunchAbortedError (a RuntimeError)
+struct LaunchAbortedError : Error {
+  using Error::Error;
+};
+
+// Two cores of a launch access shared HBM without synchronising (NKI_SIM_RACE=error).
+// -> nki.isa.NkiRaceError
+struct RaceError : ValidationError {
+  using ValidationError::ValidationError;
+};
+// The same finding under NKI_SIM_RACE=warn (the default), raised after the instruction executed.
+// -> a nki.isa.NkiRaceWarning
+struct RaceNotice : Error {
+  using Error::Error;
+};
+
 }  // namespace nkisim

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -19,6 +21,8 @@
 #include "nkisim/target.hpp"
 
 namespace nkisim {
+
+class Launch;
 
 class Interpreter {
  public:
@@ -42,6 +46,34 @@ class Interpreter {
   template <class O>
   void run(O& op) {
     const InstrDecl& d = decl_of<O>();
+    if (launch_ != nullptr) check_launch();
+    if (any_dynamic(d, &op)) [[unlikely]] {
+      // Dynamic access patterns (issue 9): resolve scalar offsets now, put the views back after.
+      DynamicRestore restore;
+      if (!resolve_dynamic(d, &op, restore)) return;  // out of bounds under oob_mode.skip
+      run_static(d, op);
+      return;
+    }
+    run_static(d, op);
+  }
+
+  // A scalar-offset value read for an instruction (register or single-element tensor).
+  int64_t dynamic_value(const DynamicOffset& dy, std::string_view instr, std::string_view param) const;
+  // oob_mode of an instruction (error when it has none).
+  static OobMode oob_mode_of(const InstrDecl& d, const void* op);
+
+ private:
+  struct DynamicRestore {
+    std::vector<std::pair<Tensor*, Tensor>> saved;
+    ~DynamicRestore() {
+      for (auto it = saved.rbegin(); it != saved.rend(); ++it) *it->first = std::move(it->second);
+    }
+  };
+  static bool any_dynamic(const InstrDecl& d, void* op);
+  bool resolve_dynamic(const InstrDecl& d, void* op, DynamicRestore& restore);
+
+  template <class O>
+  void run_static(const InstrDecl& d, O& op) {
     const Engine e = check_common(d, &op);
     validate(op, *this);
     before_execute(d, &op);
@@ -51,7 +83,10 @@ class Interpreter {
     ++counts_[d.kind][static_cast<int>(e)];
     if (!observers_.empty()) notify(d, op, e);
     if (!uninit_notice_.empty()) raise_notice();
+    if (!race_notice_.empty()) raise_race_notice();
   }
+
+ public:
 
   // Observers see every instruction and on-chip allocation of this core; they stay attached
   // across reset().
@@ -92,6 +127,31 @@ class Interpreter {
   void report_uninitialized(const std::string& message) const;
   void enable_notices(bool on) { notices_ = on; }
 
+  // ---- the launch this core runs in (issue 9); nullptr outside a Launch
+  Launch* launch() const { return launch_; }
+  void set_launch(Launch* l) { launch_ = l; }
+
+  // ---- registers (issue 9): the VirtualRegisters of this core, 32-bit values
+  struct RegSlot {
+    int64_t value = 0;
+    bool written = false;
+    bool frozen = false;  // a dynamic_range induction variable: read-only
+  };
+  RegRef register_alloc(std::optional<int64_t> init);
+  // The value of a register operand (or the immediate); a clear error naming the instruction and
+  // parameter when the register was never written, belongs to another core or an earlier launch.
+  int64_t read_register(const RegRef& r, std::string_view instr, std::string_view param) const;
+  // loop=true: the dynamic_range loop itself advancing its (frozen) induction variable.
+  void write_register(const RegRef& r, int64_t v, std::string_view instr, std::string_view param,
+                      bool loop = false);
+  void freeze_register(const RegRef& r, bool frozen);
+  uint64_t epoch() const { return epoch_; }
+  // A cross-core race found by the launch's race detector (warn policy): thrown as RaceNotice
+  // after the instruction has executed.
+  void report_race(const std::string& message) const {
+    if (race_notice_.empty()) race_notice_ = message;
+  }
+
   // The interpreter of the calling thread (set while a program runs).
   static Interpreter* current();
   static void set_current(Interpreter* in);
@@ -101,10 +161,13 @@ class Interpreter {
   Engine check_common(const InstrDecl& d, const void* op) const;
   void before_execute(const InstrDecl& d, const void* op);
   void after_execute(const InstrDecl& d, const void* op);
+  void check_launch() const;
+  const RegSlot& slot_of(const RegRef& r, std::string_view instr, std::string_view param) const;
   void check_read(const InstrDecl& d, const ParamDecl& p, const Tensor& t);
   void notify_before(const InstrDecl& d, const OpBase& op, Engine e);
   void notify(const InstrDecl& d, const OpBase& op, Engine e);
   [[noreturn]] void raise_notice();
+  [[noreturn]] void raise_race_notice();
   static UninitPolicy policy_from_env();
 
   const Target& target_;
@@ -120,6 +183,10 @@ class Interpreter {
   UninitPolicy uninit_policy_ = UninitPolicy::warn;
   mutable std::string uninit_notice_;
   bool notices_ = false;
+  Launch* launch_ = nullptr;
+  mutable std::string race_notice_;
+  std::vector<RegSlot> registers_;
+  uint64_t epoch_ = 0;
 };
 
 }  // namespace nkisim

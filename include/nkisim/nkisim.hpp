@@ -4,6 +4,7 @@
 #include "nkisim/dtype.hpp"
 #include "nkisim/errors.hpp"
 #include "nkisim/interpreter.hpp"
+#include "nkisim/launch.hpp"
 #include "nkisim/memory.hpp"
 #include "nkisim/observer.hpp"
 #include "nkisim/op.hpp"

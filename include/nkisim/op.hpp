@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "nkisim/decl.hpp"
+#include "nkisim/register.hpp"
 #include "nkisim/tensor.hpp"
 
 namespace nkisim {
@@ -76,6 +77,10 @@ struct Scalar {
   Scalar(int v) : value(v), is_float(false) {}    // NOLINT: implicit, as Python's 1
   Scalar(int64_t v) : value(static_cast<double>(v)), is_float(false) {}  // NOLINT
 };
+
+// nki.isa.dma_engine values (sendrecv).
+enum class DmaEngine : uint8_t { dma = 1, gpsimd_dma = 2 };
+using enum_dma_engine = DmaEngine;
 
 struct OpBase {
   std::string name;  // the instruction's name= label (profiling/scheduling only)

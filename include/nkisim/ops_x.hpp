@@ -12,6 +12,7 @@
 #define NKISIM_ROLE_IN ::nkisim::Role::in
 #define NKISIM_ROLE_OUT ::nkisim::Role::out
 #define NKISIM_ROLE_INOUT ::nkisim::Role::inout
+#define NKISIM_ROLE_NONE ::nkisim::Role::none
 
 #if defined(NKISIM_STRUCT_MEMBERS)
 #define T(n, role, b) Tensor n;
@@ -31,8 +32,14 @@
 #define INTS_N(n) std::vector<int64_t> n;  // the same, default None
 #define PATTERN(n) std::vector<std::pair<int64_t, int64_t>> n;
 #define AXES(n) std::vector<int> n;
+#define INT_R(n) int64_t n = 0;
+#define INTS_R(n) std::vector<int64_t> n;
+#define REG(n) RegRef n;
+#define REG_OR_INT(n) RegRef n;
+#define TENSORS(n, role, b) std::vector<Tensor> n;
+#define AXES_OPT(n) std::vector<int> n;
+#define FLOATS_OPT(n) std::vector<double> n;
 #define OINT(n) std::optional<int64_t> n;
-#define INTS_REQ(n) std::vector<int64_t> n;
 #else
 #define NKISIM_ROW(n, kind, role, b, dflt, eid) \
   ::nkisim::ParamDecl{#n, ::nkisim::Kind::kind, role, b, dflt, ::nkisim::EnumId::eid, offsetof(Self, n)},
@@ -53,8 +60,14 @@
 #define INTS_N(n) NKISIM_ROW(n, ints, ::nkisim::Role::none, 0, "None", count_)
 #define PATTERN(n) NKISIM_ROW(n, pattern, ::nkisim::Role::none, 0, "", count_)
 #define AXES(n) NKISIM_ROW(n, axes, ::nkisim::Role::none, 0, "", count_)
+#define INT_R(n) NKISIM_ROW(n, integer, ::nkisim::Role::none, 0, "", count_)
+#define INTS_R(n) NKISIM_ROW(n, ints, ::nkisim::Role::none, 0, "", count_)
+#define REG(n) NKISIM_ROW(n, reg, ::nkisim::Role::none, 0, "", count_)
+#define REG_OR_INT(n) NKISIM_ROW(n, reg_or_int, ::nkisim::Role::none, 0, "", count_)
+#define TENSORS(n, role, b) NKISIM_ROW(n, tensors, NKISIM_ROLE_##role, b, "", count_)
+#define AXES_OPT(n) NKISIM_ROW(n, axes, ::nkisim::Role::none, 0, "None", count_)
+#define FLOATS_OPT(n) NKISIM_ROW(n, floats, ::nkisim::Role::none, 0, "None", count_)
 #define OINT(n) NKISIM_ROW(n, opt_integer, ::nkisim::Role::none, 0, "None", count_)
-#define INTS_REQ(n) NKISIM_ROW(n, ints, ::nkisim::Role::none, 0, "", count_)
 #endif
 
 #else
@@ -66,6 +79,7 @@
 #undef NKISIM_ROLE_IN
 #undef NKISIM_ROLE_OUT
 #undef NKISIM_ROLE_INOUT
+#undef NKISIM_ROLE_NONE
 #undef NKISIM_ROW
 #undef T
 #undef T_OPT
@@ -84,6 +98,12 @@
 #undef INTS_N
 #undef PATTERN
 #undef AXES
+#undef INT_R
+#undef INTS_R
+#undef REG
+#undef REG_OR_INT
+#undef TENSORS
+#undef AXES_OPT
+#undef FLOATS_OPT
 #undef OINT
-#undef INTS_REQ
 #endif

@@ -19,6 +19,7 @@
 
 #include "nkisim/dtype.hpp"
 #include "nkisim/memory.hpp"
+#include "nkisim/register.hpp"
 
 namespace nkisim {
 
@@ -43,6 +44,28 @@ struct Strided {
   int ndim;
   std::array<int64_t, kMaxDims> count;
   std::array<int64_t, kMaxDims> stride;  // bytes
+};
+
+class Tensor;
+
+// A dynamic part of an access pattern (issue 9), resolved when an instruction executes:
+//   scalar: the start moves by value x multiplier elements; the value comes from a register or
+//           from a single-element integer tensor (.ap(scalar_offset=), t[nl.ds(register, n)]);
+//   vector: row w of the view (its first dim) starts at value[w] x multiplier elements, the values
+//           being a (P, 1) integer SBUF tensor (.ap(vector_offset=, indirect_dim=0)); gather when
+//           read, scatter when written (DMA instructions only).
+// The static view (value 0, or one row for vector offsets) is bounds-checked when made; each
+// resolved view is checked when the instruction runs (oob_mode decides: error or skip).
+struct DynamicOffset {
+  std::shared_ptr<const Tensor> scalar_tensor;  // (1, 1) integer tensor, or null
+  RegRef scalar_reg;                            // a register (scalar_reg.is_reg()), or none
+  std::shared_ptr<const Tensor> vector;         // (P, 1) integer SBUF tensor, or null
+  int64_t multiplier = 1;                       // elements per unit of the offset value
+  int64_t max_value = -1;                       // nl.ds: values in [0, max_value]; -1: view bounds
+  int64_t extent = 0;                           // rows of the indexed dim (for messages)
+  bool on_partitions = false;                   // nl.ds on an on-chip partition dim
+  int indirect_dim = 0;
+  std::string origin;                           // ".ap(scalar_offset=...)" for messages
 };
 
 class Tensor {
@@ -86,6 +109,26 @@ class Tensor {
   // .ap(pattern, offset, dtype): explicit access pattern over the base tensor (see the header).
   Tensor ap(const std::vector<std::pair<int64_t, int64_t>>& pattern, int64_t offset,
             std::optional<DType> dtype) const;
+  // .ap() with a dynamic offset (issue 9): `dyn` carries scalar_offset / vector_offset.
+  Tensor ap_dynamic(const std::vector<std::pair<int64_t, int64_t>>& pattern, int64_t offset,
+                    std::optional<DType> dtype, DynamicOffset dyn) const;
+  // t[..., nl.ds(register, size), ...]: dim `dim` sliced [0, size) and moved by the register.
+  Tensor index_dynamic(int dim, const RegRef& reg, int64_t size) const;
+  bool is_dynamic() const { return dyn_ != nullptr; }
+  const DynamicOffset* dynamic() const { return dyn_.get(); }
+  // The static view moved by `value` units (scalar offsets); nullopt if it leaves the tensor.
+  std::optional<Tensor> moved(int64_t value) const;
+  // oob_mode.skip for scalar offsets: the rows (entries of the first dim) of the moved view that
+  // lie inside the tensor, as [first, first + count); nullopt when none (or they are not one run).
+  std::optional<Tensor> moved_rows(int64_t value, int64_t* first, int64_t* count) const;
+  // Row `row` of a vector-offset view moved to `value` (one row, rank kept); nullopt if outside.
+  std::optional<Tensor> indirect_row(int64_t row, int64_t value) const;
+  Tensor without_dynamic() const {
+    Tensor r = *this;
+    r.dyn_.reset();
+    return r;
+  }
+
   // Repeat size-1 dims (step 0) up to `shape`; same rank.
   Tensor broadcast_to(const std::vector<int64_t>& shape) const;
 
@@ -117,6 +160,8 @@ class Tensor {
   int64_t offset_ = 0;   // element offset (on-chip: inside the partition; HBM: linear)
   std::array<Dim, kMaxDims> dims_{};
   std::shared_ptr<const std::string> unusable_;
+  std::shared_ptr<const DynamicOffset> dyn_;  // issue 9: resolved at execution
+  bool in_bounds() const;
 };
 
 }  // namespace nkisim

@@ -12,6 +12,9 @@ NkiAllocationError = _core.NkiAllocationError
 NkiUnsupportedError = _core.NkiUnsupportedError
 NkiUninitializedReadError = _core.NkiUninitializedReadError
 NkiTypeError = _core.NkiTypeError
+NkiLaunchAbortedError = _core.NkiLaunchAbortedError
+NkiRaceError = _core.NkiRaceError
+NkiRaceWarning = _core.NkiRaceWarning
 _Notice = _core._UninitializedReadNotice
 ERRORS = (NkiValidationError, NkiUnsupportedError, _Notice)
 

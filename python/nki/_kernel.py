@@ -104,30 +104,19 @@ def simulate(kernel, observers=None, profile=False, record=None):
 
 # ---------------------------------------------------------------- launching
 class Launch:
-    """Shared state of the programs of one launch."""
+    """The programs of one launch: a thin handle on the C++ launch (nki._core.Launch), which owns
+    the cores' interpreters, the shared HBM, the barrier and the sendrecv mailboxes."""
 
     def __init__(self, n, target):
         self.n = n
         self.target = target
         self.grid_ndim = 1 if n > 1 else 0
-        self.lock = threading.Lock()
-        self.shared = []  # the i-th shared_hbm allocation of every program
-        self.interpreters = []
+        self.core = _core.Launch(target["name"], n)
+        self.interpreters = [self.core.interpreter(i) for i in range(n)]
 
     def shared_hbm(self, index, shape, dtype, name):
-        with self.lock:
-            if index < len(self.shared):
-                t = self.shared[index]
-                if tuple(t.shape) != tuple(shape) or t._dtype_id != _dtypes.ID[dtype]:
-                    _fail(
-                        f"nl.ndarray: shared_hbm allocation #{index} ('{name}') is "
-                        f"{dtype}{list(shape)} in program {program_id()} but "
-                        f"{_dtypes.ALL[t._dtype_id]}{list(t.shape)} in another program; every "
-                        "program of a launch must allocate the same shared tensors in the same order")
-                return t
-            t = _core.allocate(3, list(shape), _dtypes.ID[dtype], name, None)
-            self.shared.append(t)
-            return t
+        """The program's next shared_hbm tensor (the k-th of every program is one tensor)."""
+        return self.core.shared_hbm(program_id(), list(shape), _dtypes.ID[dtype], name)
 
 
 def current_launch():
@@ -258,7 +247,6 @@ def launch(kernel, args, kwargs, observers=None, profile=False, record=None):
     inputs = {a._alloc_id for a in list(wargs) + list(wkwargs.values()) if isinstance(a, _core.Tensor)}
     L = Launch(n, info)
     L.grid_ndim = 1 if kernel.grid else 0
-    L.interpreters = [_interpreter(info["name"], i, n) for i in range(n)]
     print_profile = os.environ.get("NKI_SIM_PROFILE", "") not in ("", "0")
     attached = [_core_observer(o) for o in list(observers or ()) + list(_profile.global_observers())]
     prof = _core.ProfileObserver() if profile or print_profile else None
@@ -280,7 +268,10 @@ def launch(kernel, args, kwargs, observers=None, profile=False, record=None):
             results[i] = kernel.func(*wargs, **wkwargs)
         except BaseException as e:  # reported by the launching thread
             errors[i] = e
+            if n > 1:  # release the other programs' waits; they stop at their next instruction
+                L.core.fail(i, f"{type(e).__name__}: {e}")
         finally:
+            L.core.finish(i)
             _core.clear_current()
             _state.launch = None
 
@@ -298,16 +289,14 @@ def launch(kernel, args, kwargs, observers=None, profile=False, record=None):
         for it in L.interpreters:
             for o in attached:
                 it.remove_observer(o)
-        _release(L.interpreters)
+        L.core.release()
     if rec is not None:
         rec.finish()  # final HBM contents; the file is complete now
     if prof is not None:
         _profile._last[0] = _profile.Profile(prof.rows(), kernel.func.__name__)
         if print_profile:
             print(_profile._last[0], file=sys.stderr)
-    for e in errors:
-        if e is not None:
-            raise e
+    _raise_first(errors)
     for wb, arr in writebacks:
         _writeback(wb, arr)
     out = results[0]
@@ -317,27 +306,20 @@ def launch(kernel, args, kwargs, observers=None, profile=False, record=None):
     return _output(out, framework)
 
 
-_POOL = {}  # (target, core, cores) -> idle Interpreters, reused across launches (SBUF stays mapped)
-_POOL_LOCK = threading.Lock()
-
-
-def _interpreter(target, core, cores):
-    """An idle interpreter for this core, or a new one. Give it back with _release."""
-    with _POOL_LOCK:
-        idle = _POOL.setdefault((target, core, cores), [])
-        while idle:
-            it = idle.pop()
-            if it.reset():  # no tensor of an earlier launch is still alive in its memory
-                return it
-    return _core.Interpreter(target, core, cores)
-
-
-def _release(interpreters):
-    with _POOL_LOCK:
-        for it in interpreters:
-            idle = _POOL.setdefault((it.target, it.core_id, it.num_cores), [])
-            if len(idle) < 2:
-                idle.append(it)
+def _raise_first(errors):
+    """Raise the error of the program that failed first (a program stopped because another one
+    failed is not the cause); the other programs' errors are attached as notes."""
+    failed = [(i, e) for i, e in enumerate(errors) if e is not None]
+    if not failed:
+        return
+    causes = [(i, e) for i, e in failed if not isinstance(e, _core.NkiLaunchAbortedError)]
+    i, root = (causes or failed)[0]
+    if len(errors) > 1 and hasattr(root, "add_note"):
+        root.add_note(f"(raised in program {i} of kernel[{len(errors)}])")
+        for j, e in failed:
+            if e is not root:
+                root.add_note(f"program {j}: {type(e).__name__}: {str(e).splitlines()[0]}")
+    raise root
 
 
 def _writeback(original, arr):

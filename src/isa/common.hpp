@@ -222,6 +222,15 @@ void elementwise_i64(const Rows& d, const std::array<const Rows*, N>& srcs, F&& 
 }
 
 // Bit-exact transpose of a P x F block of es-byte elements: out[f][p] = in[p][f].
+// Gather / scatter through a vector_offset view (issue 9): `src` or `dst` has a vector offset
+// (an HBM view whose row w starts at index[w]); for each row whose index lies inside the indexed
+// tensor, f(src_row, dst_row) moves it (the other operand's row w: partition w on chip, the w-th
+// outer row in HBM). Out-of-range rows raise under oob_mode.error (naming row and index) and are
+// skipped under oob_mode.skip. Both may be indirect (each resolves its own rows).
+void indirect_rows(const Interpreter& in, std::string_view instr, const Tensor& src,
+                   const Tensor& dst, OobMode oob,
+                   const std::function<void(const Tensor&, const Tensor&)>& f);
+
 void transpose_raw(const std::byte* in, std::byte* out, int64_t P, int64_t F, int64_t es);
 
 

@@ -38,6 +38,8 @@ void validate(const DmaCopyOp& op, const Interpreter& in) {
 }
 
 namespace {
+OobMode oob_mode_of_op(const DmaCopyOp& op) { return op.oob_mode; }
+
 // Both views walk the same collapsed dims with contiguous innermost runs: copy runs directly.
 bool same_runs(const Rows& a, const Rows& b) {
   if (a.nfd != b.nfd || a.fstride[a.nfd - 1] != a.es || b.fstride[b.nfd - 1] != b.es) return false;
@@ -47,7 +49,17 @@ bool same_runs(const Rows& a, const Rows& b) {
 }
 }  // namespace
 
-void execute(DmaCopyOp& op, Interpreter&) {
+void execute(DmaCopyOp& op, Interpreter& in) {
+  if (op.src.is_dynamic() || op.dst.is_dynamic()) {  // vector_offset: gather / scatter (issue 9)
+    indirect_rows(in, "dma_copy", op.src, op.dst, oob_mode_of_op(op),
+                  [&](const Tensor& s, const Tensor& d) {
+                    DmaCopyOp row = op;
+                    row.src = s;
+                    row.dst = d;
+                    execute(row, in);
+                  });
+    return;
+  }
   op.dst.claim_for_overwrite({&op.src});
   const Rows d = flat_of(op.dst), s = flat_of(op.src);
   const int64_t n = d.ncols;

@@ -712,14 +712,9 @@ def transpose_dst_not_transposed():
 
 
 # ---------------------------------------------------------------- not implemented / launch grid
-@case(UNSUP, r"nki\.isa\.dma_transpose is not implemented by nkisim yet")
+@case(UNSUP, r"nki\.isa\.some_future_instruction is not implemented by nkisim yet")
 def not_implemented_instruction():
-    nisa.dma_transpose(sbuf((16, 16), nl.bfloat16), sbuf((16, 16), nl.bfloat16))
-
-
-@case(UNSUP, r"nki\.isa\.sendrecv is not implemented by nkisim yet")
-def not_implemented_collective():
-    nisa.sendrecv(None, None, 0, 0, 0)
+    nisa._absent("some_future_instruction")(None)
 
 
 @case(UNSUP, r"nl\.some_future_op is not implemented by nkisim yet")

@@ -10,7 +10,9 @@ import inspect as _inspect
 
 from .. import _core, _errors
 from .._errors import (NkiAllocationError, NkiOutOfBoundsError, NkiTypeError,  # noqa: F401
-                       NkiUninitializedReadError, NkiUninitializedReadWarning, NkiUnsupportedError,
+                       NkiLaunchAbortedError, NkiRaceError, NkiRaceWarning,
+                       NkiUninitializedReadError,
+                       NkiUninitializedReadWarning, NkiUnsupportedError,
                        NkiValidationError)
 from . import _api030, constants
 from .constants import (dge_mode, dma_engine, engine, matmul_perf_mode, nc_version,  # noqa: F401
@@ -24,11 +26,23 @@ gpsimd_engine = engine.gpsimd
 unknown_engine = engine.unknown
 
 
-class VirtualRegister:
-    """A sequencer register. Registers and dynamic control flow are not simulated yet."""
+VirtualRegister = _core.VirtualRegister  # a core's 32-bit sequencer register (issue 9)
 
-    def __init__(self, *a, **k):
-        raise NkiUnsupportedError("nki.isa.VirtualRegister: registers are not supported by nkisim yet")
+
+def register_alloc(x=None):
+    """Allocate a VirtualRegister on the running core, uninitialised (x=None) or holding the int x.
+
+    Registers drive nl.dynamic_range bounds, `while reg:` loops and dynamic addresses; write them
+    with register_move / register_load, read them back with register_store."""
+    if x is not None and (isinstance(x, bool) or not isinstance(x, int)):
+        import numpy as _np
+        if not isinstance(x, _np.integer):
+            _errors.fail(NkiTypeError, f"nki.isa.register_alloc: x: expected an int or None, found "
+                                       f"{type(x).__name__} {x!r}")
+    try:
+        return _core.register_alloc(None if x is None else int(x))
+    except _errors.ERRORS as e:
+        _errors.reraise(e)
 
 
 def get_nc_version():
@@ -57,7 +71,7 @@ def _absent(fname):
 
 
 for _n in _api030.SIGNATURES:
-    if _n not in _core.instructions:
+    if _n not in _core.instructions and _n not in globals():
         globals()[_n] = _absent(_n)
 del _n
 
@@ -73,10 +87,11 @@ def _finish(nl):
     """Give each declared instruction its 0.3.0 signature and a doc (needs nki.language, whose
     functions are the operator defaults)."""
     names = {"engine": engine, "reduce_cmd": reduce_cmd, "dge_mode": dge_mode,
-             "oob_mode": oob_mode, "matmul_perf_mode": matmul_perf_mode, "nl": nl}
+             "oob_mode": oob_mode, "matmul_perf_mode": matmul_perf_mode, "dma_engine": dma_engine,
+             "nl": nl}
     P = _inspect.Parameter
     for fname in _api030.SIGNATURES:
-        if fname not in _core.instructions:
+        if fname not in _core.instructions and fname != "register_alloc":
             globals()[fname].__signature__ = signature_030(fname, nl)
     for d in _core.declarations:
         obj = _core.instructions[d["name"]]
@@ -93,6 +108,8 @@ def _finish(nl):
                + (f" (engine= may choose {engines})" if engines else "")
                + f"; available from {('trn1', 'trn2', 'trn3')[d['first_gen'] - 2]}.\n\n"
                "Parameters:\n" + "\n".join(lines))
+        if "name" not in _api030.SIGNATURES.get(d["name"], "name"):
+            params, lines = params[:-1], lines[:-1]  # register_*: 0.3.0 has no name= parameter
         obj.__signature__ = _inspect.Signature(params)
         obj.__name__ = obj.__qualname__ = d["name"]
         obj.__module__ = __name__

@@ -28,6 +28,4 @@ class nc_version(enum.IntEnum):
     gen4 = 4
 
 
-class dma_engine(enum.Enum):
-    dma = 1
-    gpsimd_dma = 2
+dma_engine = _make("dma_engine")

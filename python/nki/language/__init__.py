@@ -107,13 +107,18 @@ def _view(self, dtype):
 
 
 def _ap(self, pattern, offset=0, scalar_offset=None, vector_offset=None, indirect_dim=0, dtype=None):
-    """An explicit access pattern [[step, num], ...] over this (base) tensor."""
-    if scalar_offset is not None or vector_offset is not None:
-        _errors.fail(_Unsupported, ".ap(scalar_offset=..., vector_offset=...): dynamic and indirect "
-                                   "access patterns are not implemented by nkisim yet")
+    """An explicit access pattern [[step, num], ...] over this (base) tensor; scalar_offset (a
+    VirtualRegister or a (1, 1) int tensor) or vector_offset (a (P, 1) int SBUF tensor of row
+    indices) make it dynamic: resolved and bounds-checked when an instruction runs."""
+    if scalar_offset is not None and vector_offset is not None:
+        _errors.fail(_Invalid, ".ap(): scalar_offset and vector_offset are mutually exclusive")
     try:
         pat = [(int(p[0]), int(p[1])) for p in pattern]
-        return self._ap(pat, int(offset), -1 if dtype is None else _dtypes.ID[_dtype(dtype, "ap")])
+        dt = -1 if dtype is None else _dtypes.ID[_dtype(dtype, "ap")]
+        if scalar_offset is not None or vector_offset is not None:
+            return self._ap_dynamic(pat, int(offset), dt, scalar_offset, vector_offset,
+                                    int(indirect_dim))
+        return self._ap(pat, int(offset), dt)
     except _errors.ERRORS as e:
         _errors.reraise(e)
 
@@ -125,8 +130,28 @@ def _reshape(self, *shape):
         _errors.reraise(e)
 
 
+class _DynSlice:
+    """nl.ds(register, size): a slice whose start is a register, resolved at execution."""
+    __slots__ = ("reg", "size")
+
+    def __init__(self, reg, size):
+        self.reg, self.size = reg, size
+
+
 def _getitem(self, key):
     try:
+        items = key if isinstance(key, tuple) else (key,)
+        dyn = [i for i, k in enumerate(items) if isinstance(k, _DynSlice)]
+        if dyn:
+            if len(dyn) > 1:
+                _errors.fail(_Unsupported, "one nl.ds(register, size) per index is supported")
+            i = dyn[0]
+            ell = [j for j, k in enumerate(items) if k is Ellipsis]
+            dim = i if not ell or ell[0] > i else self.ndim - (len(items) - i)
+            d = items[i]
+            view = self._index_dynamic(dim, d.reg, d.size)
+            rest = items[:i] + (slice(None),) + items[i + 1:]
+            return NkiTensor._getitem_core(view, rest if isinstance(key, tuple) else rest[0])
         return NkiTensor._getitem_core(self, key)
     except _errors.ERRORS as e:
         _errors.reraise(e)
@@ -787,25 +812,104 @@ def sequential_range(start, stop=None, step=1):
 range = static_range  # noqa: A001  (nl.range, seen in kernels)
 
 
+def _bound(v, what):
+    if isinstance(v, _core.VirtualRegister):
+        return v._value("dynamic_range")
+    if isinstance(v, _b.bool) or not isinstance(v, (_b.int, _np.integer)):
+        _errors.fail(_Invalid, f"nl.dynamic_range: {what} must be an int or a VirtualRegister, "
+                               f"found {type(v).__name__} {v!r}")
+    return _b.int(v)
+
+
+class _DynamicRange:
+    """An on-device loop: bounds are read from registers when the loop starts; the induction
+    variable is a register of the running core that the loop body may read (iota offsets, nl.ds
+    starts, scalar_offset) but not write (a frozen value in NKI 0.3.0)."""
+
+    def __init__(self, start, stop, step):
+        self.start, self.stop, self.step = start, stop, step
+
+    def __iter__(self):
+        lo, hi = _bound(self.start, "start"), _bound(self.stop, "stop")
+        if lo >= hi:
+            return
+        reg = _isa.register_alloc(lo)
+        reg._freeze(True)
+        advance = reg._loop_set
+        try:
+            for v in _b.range(lo, hi, self.step):
+                advance(v)
+                yield reg
+        finally:
+            if _core.has_current():
+                reg._freeze(False)
+
+
+def dynamic_range(start, stop=None, step=1):
+    """A dynamic (on-device) loop from start to stop (ints or VirtualRegisters, read when the loop
+    starts) by a positive compile-time int step. The induction variable is a VirtualRegister."""
+    if isinstance(step, _core.VirtualRegister) or isinstance(step, _b.bool) or \
+            not isinstance(step, (_b.int, _np.integer)) or step < 1:
+        _errors.fail(_Invalid, f"nl.dynamic_range: step must be a positive compile-time int "
+                               f"(not a VirtualRegister), found {step!r}")
+    if stop is None:
+        start, stop = 0, start
+    return _DynamicRange(start, stop, _b.int(step))
+
+
+def load_transpose2d(src, dtype=None):
+    """A new SBUF tile holding the 2-D HBM tensor `src` transposed (nisa.dma_transpose), cast to
+    `dtype` if given (through nisa.tensor_copy)."""
+    if len(src.shape) != 2:
+        _errors.fail(_Invalid, f"nl.load_transpose2d: src must be 2-D, found shape {tuple(src.shape)}")
+    t = ndarray((src.shape[1], src.shape[0]), src.dtype, buffer=sbuf)
+    _isa.dma_transpose(t, src)
+    if dtype is None or _dtype(dtype, "load_transpose2d") == src.dtype:
+        return t
+    out = ndarray(t.shape, dtype, buffer=sbuf)
+    _isa.tensor_copy(out, t)
+    return out
+
+
 def ds(start, size):
-    """A dynamic-slice index: t[nl.ds(s, n)] is t[s:s+n]."""
+    """A dynamic-slice index: t[nl.ds(s, n)] is t[s:s+n]; `start` may be a VirtualRegister
+    (resolved and bounds-checked when the instruction runs)."""
+    if isinstance(start, _core.VirtualRegister) and isinstance(size, (_b.int, _np.integer)):
+        return _DynSlice(start, _b.int(size))
     if not isinstance(start, (int, _np.integer)) or not isinstance(size, (int, _np.integer)):
         _errors.fail(_Unsupported, f"nl.ds({start!r}, {size!r}): register-valued (dynamic) slices "
                                    "are not implemented by nkisim yet; use ints")
     return slice(int(start), int(start) + int(size), 1)
 
 
+def _grid_axis(value, fn, what):
+    if isinstance(value, _b.bool) or not isinstance(value, (_b.int, _np.integer)):
+        _errors.fail(_Invalid, f"nl.{fn}({what}={value!r}): expected an int axis of the launch grid")
+    L = _kernel.current_launch()
+    ndim = L.grid_ndim if L is not None else 0
+    if not (0 <= int(value) < _b.max(ndim, 1)):
+        _errors.fail(_Invalid, f"nl.{fn}({what}={value!r}): NKI 0.3.0 grids have one axis "
+                               f"(kernel[n]); this launch's grid has {ndim} "
+                               f"dimension{'s' if ndim != 1 else ''}")
+    return _b.int(value)
+
+
 def program_id(axis=0):
     """Index of the running program along `axis` of the launch grid (0 without a grid)."""
-    if axis != 0:
-        _errors.fail(_Invalid, f"nl.program_id(axis={axis}): NKI 0.3.0 grids have one axis")
+    _grid_axis(axis, "program_id", "axis")
     return _kernel.program_id()
 
 
 def num_programs(axes=0):
-    """Number of programs along `axes` (1 without a grid)."""
+    """Number of programs along `axes` (an axis, a tuple/list of axes, or None for the whole grid;
+    1 without a grid)."""
     L = _kernel.current_launch()
-    return L.n if L is not None else 1
+    n = L.n if L is not None else 1
+    if axes is None:
+        return n
+    for a in (axes if isinstance(axes, (_b.tuple, _b.list)) else (axes,)):
+        _grid_axis(a, "num_programs", "axes")
+    return n
 
 
 def program_ndim():
@@ -857,7 +961,7 @@ def _absent(fname):
 
 
 # (a name defined earlier in this module is kept)
-for _n in ["load_transpose2d", "gather_flattened", "dynamic_range"]:
+for _n in ["gather_flattened"]:
     if _n not in globals():
         globals()[_n] = _absent(_n)
 del _n
