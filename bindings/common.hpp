@@ -27,5 +27,6 @@ void bind_launch(py::module_& m);  // launch.cpp (issue 9): Launch, VirtualRegis
 void bind_tensor(py::module_& m);
 void bind_instructions(py::module_& m);
 void bind_opgraph(py::module_& m);
+void bind_collectives(py::module_& m);  // issue 12
 
 }  // namespace nkisim::py_bind

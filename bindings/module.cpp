@@ -89,6 +89,8 @@ PyObject* raise_current_exception() {
     set_error(g_validation, e.what());
   } catch (const UnsupportedError& e) {
     set_error(g_unsupported, e.what());
+  } catch (const HostMemoryError& e) {
+    PyErr_SetString(PyExc_MemoryError, e.what());
   } catch (const LaunchAbortedError& e) {
     set_error(g_aborted, e.what());
   } catch (py::error_already_set& e) {
@@ -96,7 +98,9 @@ PyObject* raise_current_exception() {
   } catch (const py::builtin_exception& e) {
     e.set_error();
   } catch (const std::bad_alloc&) {
-    PyErr_SetString(PyExc_MemoryError, "nkisim: out of host memory while running the instruction");
+    PyErr_SetString(PyExc_MemoryError,
+                    "nkisim: out of host memory while running an instruction (its working "
+                    "buffers); the simulator's state is unchanged and the next launch can run");
   } catch (const std::exception& e) {
     PyErr_SetString(PyExc_RuntimeError, (std::string("nkisim internal error: ") + e.what()).c_str());
   }
@@ -219,6 +223,13 @@ PYBIND11_MODULE(_core, m) {
       .def("live_allocations", [](Interpreter& i) {
         return i.sbuf().live_allocations() + i.psum().live_allocations();
       });
+  // Raise `exc` in the Python thread `thread_id` at its next bytecode (stops the other programs of
+  // a launch once one has failed). Returns the number of threads affected (0 or 1).
+  m.def("_async_raise", [](unsigned long thread_id, py::object exc) {
+    return PyThreadState_SetAsyncExc(thread_id, exc.is_none() ? nullptr : exc.ptr());
+  });
+  m.def("hbm_used_bytes", &hbm_used_bytes);
+  m.def("hbm_limit_bytes", &hbm_limit_bytes);
   m.def("set_current", [](std::shared_ptr<Interpreter> in) { Interpreter::set_current(in.get()); });
   m.def("clear_current", [] { Interpreter::set_current(nullptr); });
   m.def("has_current", [] { return Interpreter::current() != nullptr; });
@@ -229,4 +240,5 @@ PYBIND11_MODULE(_core, m) {
   bind_launch(m);
   bind_instructions(m);
   bind_opgraph(m);
+  bind_collectives(m);
 }

@@ -6,28 +6,74 @@
 namespace nkisim::py_bind {
 
 namespace {
+std::string type_name(const py::handle& h) {
+  return py::str(py::type::of(h).attr("__name__"));
+}
+
+// A Python int (or anything with __index__, e.g. numpy integers) as an int64. A wrong type is a
+// TypeError naming the call and the parameter; an int outside int64 an OutOfBoundsError.
+int64_t to_int64(const py::handle& h, const std::string& what) {
+  if (PyBool_Check(h.ptr()) || !PyIndex_Check(h.ptr()) || py::isinstance<Tensor>(h))
+    throw py::type_error(what + " must be an int, found " + type_name(h) + " " +
+                         std::string(py::repr(h)));
+  py::object i = py::reinterpret_steal<py::object>(PyNumber_Index(h.ptr()));
+  if (!i) throw py::error_already_set();
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
+  if (overflow != 0)
+    throw OutOfBoundsError(what + " is " + std::string(py::str(i)) +
+                           ", outside the int64 range [-2**63, 2**63 - 1]");
+  if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
+  return v;
+}
+
+// A tuple or list of ints (or a single int when `allow_scalar`).
+std::vector<int64_t> to_int64_list(const py::handle& h, const std::string& what,
+                                   bool allow_scalar = false) {
+  if (allow_scalar && PyIndex_Check(h.ptr()) && !PyBool_Check(h.ptr())) return {to_int64(h, what)};
+  if (!PyTuple_Check(h.ptr()) && !PyList_Check(h.ptr()))
+    throw py::type_error(what + " must be a tuple or list of ints, found " + type_name(h) + " " +
+                         std::string(py::repr(h)));
+  std::vector<int64_t> v;
+  py::sequence seq = py::reinterpret_borrow<py::sequence>(h);
+  for (size_t i = 0; i < seq.size(); ++i)
+    v.push_back(to_int64(seq[i], what + "[" + std::to_string(i) + "]"));
+  return v;
+}
+
 IndexItem parse_item(const py::handle& h, const Tensor& t) {
   if (h.ptr() == Py_Ellipsis) return IndexItem{IndexItem::ellipsis};
   if (PySlice_Check(h.ptr())) {
     auto* s = reinterpret_cast<PySliceObject*>(h.ptr());
     IndexItem it{IndexItem::slice};
-    auto get = [](PyObject* o, int64_t dflt) {
+    // Bounds beyond int64 are clamped as Python does for any sequence; the checks come later.
+    auto get = [&](PyObject* o, int64_t dflt, const char* part) -> int64_t {
       if (o == Py_None) return dflt;
-      return py::cast<int64_t>(py::handle(o));
+      if (!PyIndex_Check(o))
+        throw py::type_error("indexing " + t.describe() + ": slice " + part +
+                             " must be an int, found " + type_name(o));
+      const Py_ssize_t v = PyNumber_AsSsize_t(o, nullptr);
+      if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
+      return v;
     };
-    it.step = get(s->step, 1);
-    it.start = get(s->start, 0);
-    it.stop = get(s->stop, INT64_MAX);
+    it.step = get(s->step, 1, "step");
+    it.start = get(s->start, 0, "start");
+    it.stop = get(s->stop, INT64_MAX, "stop");
     if (s->start == Py_None && s->stop == Py_None && s->step == Py_None) it.kind = IndexItem::all;
     return it;
   }
   if (PyIndex_Check(h.ptr()) && !py::isinstance<Tensor>(h)) {
     IndexItem it{IndexItem::integer};
-    it.start = py::cast<int64_t>(py::reinterpret_steal<py::object>(PyNumber_Index(h.ptr())));
+    py::object i = py::reinterpret_steal<py::object>(PyNumber_Index(h.ptr()));
+    if (!i) throw py::error_already_set();
+    int overflow = 0;
+    it.start = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
+    if (overflow != 0)
+      throw OutOfBoundsError("index " + std::string(py::str(i)) + " is out of bounds for " +
+                             t.describe());
     return it;
   }
-  throw ValidationError("cannot index " + t.describe() + " with a " +
-                        std::string(py::str(py::type::of(h).attr("__name__"))) +
+  throw ValidationError("cannot index " + t.describe() + " with a " + type_name(h) +
                         ": use integers, slices, nl.ds(start, size) or '...'");
 }
 
@@ -55,8 +101,20 @@ std::vector<IndexItem> parse_key(const py::handle& key, const Tensor& t) {
 
 std::vector<int64_t> shape_arg(const py::args& args) {
   if (args.size() == 1 && (py::isinstance<py::tuple>(args[0]) || py::isinstance<py::list>(args[0])))
-    return args[0].cast<std::vector<int64_t>>();
-  return args.cast<std::vector<int64_t>>();
+    return to_int64_list(args[0], "reshape: shape");
+  return to_int64_list(args, "reshape: shape");
+}
+
+std::optional<std::pair<int64_t, int64_t>> address_arg(const py::handle& h) {
+  if (h.is_none()) return std::nullopt;
+  if (!PyTuple_Check(h.ptr()) && !PyList_Check(h.ptr()))
+    throw py::type_error("nl.ndarray: address must be a (partition, byte offset) pair of ints, "
+                         "found " + type_name(h) + " " + std::string(py::repr(h)));
+  const std::vector<int64_t> v = to_int64_list(h, "nl.ndarray: address");
+  if (v.size() != 2)
+    throw ValidationError("nl.ndarray: address must be a (partition, byte offset) pair, found " +
+                          std::to_string(v.size()) + " values");
+  return std::make_pair(v[0], v[1]);
 }
 }  // namespace
 
@@ -80,6 +138,11 @@ void bind_tensor(py::module_& m) {
       .def_property_readonly("_alloc_id", [](const Tensor& t) {
         return reinterpret_cast<uintptr_t>(&t.allocation());
       })
+      .def_property_readonly("_alloc_rect", [](const Tensor& t) {
+        // (start partition, partitions, byte offset, bytes per partition) of the allocation.
+        const Allocation& a = t.allocation();
+        return py::make_tuple(a.start_partition, a.num_partitions, a.byte_offset, a.bytes);
+      })
       .def("get_pattern", [](const Tensor& t) {
         py::list l;
         for (auto [s, n] : t.pattern()) l.append(py::make_tuple(s, n));
@@ -94,9 +157,23 @@ void bind_tensor(py::module_& m) {
       .def("reshape", [](const Tensor& t, const py::args& args) { return t.reshape(shape_arg(args)); })
       .def("_view", [](const Tensor& t, int d) { return t.view_as(static_cast<DType>(d)); })
       .def("_broadcast_to", [](const Tensor& t, std::vector<int64_t> s) { return t.broadcast_to(s); })
-      .def("_ap", [](const Tensor& t, std::vector<std::pair<int64_t, int64_t>> pattern, int64_t offset,
+      .def("_ap", [](const Tensor& t, const py::handle& pattern, const py::handle& offset,
                      int dtype) {
-             return t.ap(pattern, offset, dtype < 0 ? std::nullopt : std::optional<DType>(static_cast<DType>(dtype)));
+             if (!PyTuple_Check(pattern.ptr()) && !PyList_Check(pattern.ptr()))
+               throw py::type_error(".ap(): pattern must be a list of [step, num] pairs, found " +
+                                    type_name(pattern) + " " + std::string(py::repr(pattern)));
+             std::vector<std::pair<int64_t, int64_t>> pat;
+             py::sequence seq = py::reinterpret_borrow<py::sequence>(pattern);
+             for (size_t i = 0; i < seq.size(); ++i) {
+               const std::string what = ".ap(): pattern[" + std::to_string(i) + "]";
+               const std::vector<int64_t> pair = to_int64_list(seq[i], what);
+               if (pair.size() != 2)
+                 throw ValidationError(what + " must be a [step, num] pair, found " +
+                                       std::to_string(pair.size()) + " values");
+               pat.emplace_back(pair[0], pair[1]);
+             }
+             return t.ap(pat, to_int64(offset, ".ap(): offset"),
+                         dtype < 0 ? std::nullopt : std::optional<DType>(static_cast<DType>(dtype)));
            })
       .def("__len__", [](const Tensor& t) { return t.dim(0).count; })
       .def("__iter__", [](const Tensor& t) -> py::object {
@@ -119,21 +196,37 @@ void bind_tensor(py::module_& m) {
         return py::array(dt, shape, strides, s.base, cap);
       });
 
-  m.def("allocate", [](int buffer, std::vector<int64_t> shape, int dtype, const std::string& name,
-                       std::optional<std::pair<int64_t, int64_t>> address) {
+  m.def("allocate", [](int buffer, const py::handle& shape_in, int dtype, const std::string& name,
+                       const py::handle& address_in) {
     const Buffer b = static_cast<Buffer>(buffer);
     const DType t = static_cast<DType>(dtype);
+    const std::string what = name.empty() ? std::string("nl.ndarray")
+                                          : "nl.ndarray(name='" + name + "')";
+    const std::vector<int64_t> shape = to_int64_list(shape_in, what + ": shape", true);
+    const auto address = address_arg(address_in);
+    check_shape(shape, t, what);  // every dim >= 1, byte size fits an int64 (no overflow later)
     if (is_hbm(b)) {
-      int64_t n = 1;
-      for (auto v : shape) n *= v;
       if (address)
         throw ValidationError("nl.ndarray: address= places on-chip tensors only; '" + name +
                               "' is in " + std::string(buffer_name(b)));
-      return Tensor(make_hbm(b, n * static_cast<int64_t>(size_of(t)), t, name), t, shape);
+      const int64_t bytes = *checked_product(shape) * static_cast<int64_t>(size_of(t));
+      return Tensor(make_hbm(b, bytes, t, name), t, shape);
     }
     return current("ndarray").allocate(b, shape, t, name, address);
   }, py::arg("buffer"), py::arg("shape"), py::arg("dtype"), py::arg("name") = "",
      py::arg("address") = py::none());
+
+  // The current program's whole SBUF (0) or PSUM (1) host storage as a writable uint8 array of
+  // (partitions, host stride) bytes, padding included: for guard-byte checks (tests/fuzz).
+  m.def("_debug_space", [](int buffer) {
+    Interpreter& in = current("_debug_space");
+    Memory& mem = buffer == 1 ? in.psum() : in.sbuf();
+    auto* keep = new std::shared_ptr<void>(mem.storage_owner());
+    py::capsule cap(keep, [](void* p) { delete static_cast<std::shared_ptr<void>*>(p); });
+    return py::array(py::dtype("uint8"),
+                     std::vector<py::ssize_t>{mem.partitions(), mem.host_stride()},
+                     std::vector<py::ssize_t>{mem.host_stride(), 1}, mem.host_data(), cap);
+  });
 
   // Wrap a caller's C-contiguous array as an HBM tensor without copying.
   m.def("wrap", [](py::array arr, int dtype, int buffer, const std::string& name) {
@@ -147,6 +240,7 @@ void bind_tensor(py::module_& m) {
     std::vector<int64_t> shape(arr.shape(), arr.shape() + arr.ndim());
     if (shape.empty()) shape.push_back(1);
     const DType t = static_cast<DType>(dtype);
+    check_shape(shape, t, "kernel argument '" + name + "'");
     return Tensor(wrap_hbm(static_cast<Buffer>(buffer), ptr, arr.nbytes(), ro, hold, name), t, shape);
   });
 }

@@ -105,6 +105,7 @@ Tensor Interpreter::allocate(Buffer b, const std::vector<int64_t>& shape, DType 
                              const std::string& name,
                              std::optional<std::pair<int64_t, int64_t>> address) {
   Memory& m = b == Buffer::psum ? psum_ : sbuf_;
+  check_shape(shape, dtype, std::string(buffer_name(b)) + " tensor '" + name + "'");  // no overflow below
   int64_t free_elems = 1;
   for (size_t i = 1; i < shape.size(); ++i) free_elems *= shape[i];
   const int64_t p = shape.empty() ? 1 : shape[0];

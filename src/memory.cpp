@@ -1,11 +1,14 @@
 #include "nkisim/memory.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <cstdlib>
 #include <sstream>
 #include <sys/mman.h>
+#include <unistd.h>
 
+#include "nkisim/checked.hpp"
 #include "nkisim/errors.hpp"
 #include "parallel.hpp"
 
@@ -59,7 +62,7 @@ namespace {
 constexpr size_t kHuge = size_t{2} << 20;
 constexpr size_t kCacheMin = 2 * kHuge;           // only large buffers are cached
 constexpr size_t kCacheMaxBytes = size_t{512} << 20;  // at most 512 MiB kept
-constexpr size_t kCacheMaxBuffers = 4;
+constexpr size_t kCacheMaxBuffers = 16;  // 8+ ranks each allocate their outputs (issue 12)
 
 struct HostCache {
   std::mutex mu;
@@ -73,9 +76,12 @@ HostCache& host_cache() {
   static HostCache* c = new HostCache;  // never destroyed: buffers may be released at exit
   return *c;
 }
+// Rounded up to the alignment; 0 when that does not fit a size_t.
 size_t rounded(size_t bytes, bool huge) {
   const size_t align = huge ? kHuge : 64;
-  return (bytes + align - 1) / align * align;
+  size_t r = 0;
+  if (__builtin_add_overflow(bytes, align - 1, &r)) return 0;
+  return r / align * align;
 }
 }  // namespace
 
@@ -92,10 +98,15 @@ void HostRelease::operator()(std::byte* p) const {
   std::free(p);
 }
 
-HostBuffer host_alloc(size_t bytes, bool huge_pages) {
+HostBuffer host_alloc(size_t bytes, bool huge_pages, const std::string& what) {
   // Huge pages for large buffers, as numpy does for its own: far fewer page faults and TLB misses.
   const bool huge = huge_pages && bytes >= kCacheMin;
   const size_t total = rounded(bytes, huge);
+  auto fail = [&] {
+    return HostMemoryError("out of host memory: cannot reserve " + std::to_string(bytes) +
+                           " bytes for " + what);
+  };
+  if (total == 0) throw fail();
   if (total >= kCacheMin) {
     HostCache& c = host_cache();
     std::lock_guard<std::mutex> g(c.mu);
@@ -109,7 +120,7 @@ HostBuffer host_alloc(size_t bytes, bool huge_pages) {
     }
   }
   void* mem = std::aligned_alloc(huge ? kHuge : 64, total);
-  if (mem == nullptr) throw AllocationError("cannot reserve " + std::to_string(bytes) + " bytes of host memory");
+  if (mem == nullptr) throw fail();
 #ifdef MADV_HUGEPAGE
   if (huge) madvise(mem, total, MADV_HUGEPAGE);
 #endif
@@ -147,14 +158,53 @@ void Allocation::ensure_filled() const {
   unfilled = false;
 }
 
+namespace {
+std::atomic<int64_t> g_hbm_used{0};
+}  // namespace
+
+int64_t hbm_limit_bytes() {
+  if (const char* v = std::getenv("NKI_SIM_HBM_LIMIT"); v != nullptr && *v != '\0') {
+    char* end = nullptr;
+    const long long n = std::strtoll(v, &end, 10);
+    if (end != v && *end == '\0' && n > 0) return n;
+  }
+  static const int64_t half_ram = [] {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0) return int64_t{4} << 30;
+    return (Checked(pages) * page).get().value_or(INT64_MAX) / 2;
+  }();
+  return half_ram;
+}
+
+int64_t hbm_used_bytes() { return g_hbm_used.load(); }
+
 Allocation::~Allocation() {
   if (space) space->release(this);
+  if (hbm_charged) g_hbm_used.fetch_sub(hbm_charged);
 }
 
 AllocationPtr make_hbm(Buffer b, int64_t bytes, DType sentinel_dtype, std::string name) {
+  const std::string what = std::string(buffer_name(b)) + " tensor '" +
+                           (name.empty() ? std::string("<unnamed>") : name) + "'";
+  if (bytes < 1)
+    throw AllocationError("cannot allocate " + what + ": its size is " + std::to_string(bytes) +
+                          " bytes (must be at least 1)");
+  // Reserve the bytes against the limit first (atomically: LNC programs allocate concurrently).
+  const int64_t limit = hbm_limit_bytes();
+  int64_t used = g_hbm_used.load();
+  do {
+    if (bytes > limit - used) {
+      std::ostringstream m;
+      m << "cannot allocate " << what << " of " << bytes << " bytes: the simulated HBM holds at "
+        << "most " << limit << " bytes (half of this machine's memory; NKI_SIM_HBM_LIMIT sets "
+        << "it) and " << used << " bytes are in use";
+      throw AllocationError(m.str());
+    }
+  } while (!g_hbm_used.compare_exchange_weak(used, used + bytes));
   auto a = std::make_shared<Allocation>();
+  a->hbm_charged = bytes;  // from here on, the destructor gives the bytes back
   a->buffer = b;
-  a->owned = host_alloc(static_cast<size_t>(std::max<int64_t>(bytes, 1)), true);  // not zeroed
+  a->owned = host_alloc(static_cast<size_t>(bytes), true, what);  // not zeroed
   a->data = a->owned.get();
   a->bytes = bytes;
   a->name = std::move(name);
@@ -203,13 +253,16 @@ Memory::Memory(Buffer kind, int partitions, int64_t bytes_per_partition, int64_t
   // Huge pages: an instruction touches one line per partition, 128 pages apart with 4 KiB pages.
   // Untouched pages stay unmapped until a tensor lands on them: no upfront cost.
   state_ = std::make_shared<SpaceState>();
-  state_->storage = host_alloc(static_cast<size_t>(host_stride_) * partitions_, true);
+  state_->storage = host_alloc(static_cast<size_t>(host_stride_) * partitions_, true,
+                               std::string(buffer_name(kind)));
   state_->shadow.reset(new uint8_t[static_cast<size_t>(host_stride_) * partitions_]);  // not touched yet
 }
 
 Memory::~Memory() = default;
 
 void Memory::set_free_hook(std::function<void(const Allocation&)> f) { state_->on_free = std::move(f); }
+std::byte* Memory::host_data() const { return state_->storage.get(); }
+std::shared_ptr<void> Memory::storage_owner() const { return state_; }
 
 int64_t Memory::used_bytes() const {
   std::lock_guard<std::mutex> g(state_->mu);
@@ -240,6 +293,22 @@ AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::st
       << buffer_name(kind_) << " partition size of " << bytes_pp_ << " bytes";
     throw AllocationError(m.str());
   }
+  if (address) {
+    // Checked in int64 before anything is narrowed: (2**32 - 1, 0) is not partition -1.
+    const int64_t ap = address->first, aoff = address->second;
+    const Checked p_end = Checked(ap) + np, b_end = Checked(aoff) + bytes;
+    if (ap < 0 || !p_end.within(0, partitions_) || aoff < 0 || !b_end.within(0, bytes_pp_)) {
+      std::ostringstream m;
+      auto end = [](const Checked& c) {
+        return c.ok() ? std::to_string(c.value()) : std::string("2**63 or more");
+      };
+      m << "cannot place " << what << " at address=(" << ap << ", " << aoff
+        << "): it needs partitions [" << ap << ", " << end(p_end) << ") and bytes [" << aoff
+        << ", " << end(b_end) << ") but " << buffer_name(kind_) << " has " << partitions_
+        << " partitions of " << bytes_pp_ << " bytes";
+      throw AllocationError(m.str());
+    }
+  }
   std::lock_guard<std::mutex> g(state_->mu);
   auto& live_ = state_->live;
   using Block = SpaceState::Block;
@@ -253,16 +322,8 @@ AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::st
   int p0 = 0;
   int64_t off = 0;
   if (address) {
-    p0 = static_cast<int>(address->first);
+    p0 = static_cast<int>(address->first);  // in [0, partitions_) (checked above)
     off = address->second;
-    if (address->first < 0 || p0 + np > partitions_ || off < 0 || off + bytes > bytes_pp_) {
-      std::ostringstream m;
-      m << "cannot place " << what << " at address=(" << address->first << ", " << off
-        << "): it needs partitions [" << address->first << ", " << address->first + np
-        << ") and bytes [" << off << ", " << off + bytes << ") but " << buffer_name(kind_)
-        << " has " << partitions_ << " partitions of " << bytes_pp_ << " bytes";
-      throw AllocationError(m.str());
-    }
     // Explicit placements may alias on purpose (the kernel owns the address map), so they are
     // checked against the space's bounds only. Tensors they overlap get their pending sentinel
     // fill now, so that a late fill can never clobber data written through the alias.

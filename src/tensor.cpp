@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "nkisim/checked.hpp"
 #include "nkisim/errors.hpp"
 
 namespace nkisim {
@@ -15,20 +16,46 @@ std::string shape_str(const std::vector<int64_t>& s) {
   o << "]";
   return o.str();
 }
-int64_t product(const std::vector<int64_t>& s) {
-  int64_t p = 1;
-  for (auto v : s) p *= v;
-  return p;
-}
+// The largest view .ap() or broadcasting may make: per partition on chip (a partition holds at
+// most 256 KiB, so more elements can only re-read memory), in total in HBM beyond the size of the
+// allocation itself. Keeps every instruction's work (and scratch) bounded.
+constexpr int64_t kMaxFreeElements = int64_t{1} << 20;
+constexpr int64_t kMaxHbmRepeatElements = int64_t{1} << 26;
 }  // namespace
+
+void check_shape(const std::vector<int64_t>& shape, DType dtype, const std::string& what) {
+  if (shape.empty() || static_cast<int>(shape.size()) > kMaxDims)
+    throw ValidationError(what + ": shape " + shape_str(shape) + " must have 1 to " +
+                          std::to_string(kMaxDims) + " dimensions, found " +
+                          std::to_string(shape.size()));
+  for (size_t d = 0; d < shape.size(); ++d)
+    if (shape[d] < 1)
+      throw ValidationError(what + ": shape " + shape_str(shape) + " has size " +
+                            std::to_string(shape[d]) + " in dimension " + std::to_string(d) +
+                            "; every dimension must be >= 1");
+  const Checked bytes = Checked(checked_product(shape).value_or(-1)) *
+                        static_cast<int64_t>(size_of(dtype));
+  if (!checked_product(shape) || !bytes.ok())
+    throw ValidationError(what + ": shape " + shape_str(shape) + " of " +
+                          std::string(nkisim::name(dtype)) + " holds more than 2**63 - 1 bytes");
+}
 
 Tensor::Tensor(AllocationPtr alloc, DType dtype, const std::vector<int64_t>& shape)
     : alloc_(std::move(alloc)), dtype_(dtype) {
-  if (shape.empty() || static_cast<int>(shape.size()) > kMaxDims)
-    throw ValidationError("tensor shape " + shape_str(shape) + " must have 1 to " +
-                          std::to_string(kMaxDims) + " dimensions");
-  for (auto v : shape)
-    if (v < 1) throw ValidationError("tensor shape " + shape_str(shape) + " has a dimension < 1");
+  const std::string who = "tensor '" + alloc_->name + "'";
+  check_shape(shape, dtype, who);
+  // The shape must fit the allocation it views (a C++ caller may pass any pair).
+  const int64_t es = static_cast<int64_t>(size_of(dtype));
+  const bool fits =
+      on_chip() ? shape[0] <= alloc_->num_partitions &&
+                      (Checked(*checked_product(shape, 1)) * es).within(0, alloc_->bytes)
+                : (Checked(*checked_product(shape)) * es).within(0, alloc_->bytes);
+  if (!fits)
+    throw ValidationError(who + ": shape " + shape_str(shape) + " of " +
+                          std::string(nkisim::name(dtype)) + " does not fit its " +
+                          std::string(buffer_name(alloc_->buffer)) + " allocation of " +
+                          std::to_string(alloc_->num_partitions) + " x " +
+                          std::to_string(alloc_->bytes) + " bytes");
   ndim_ = static_cast<int>(shape.size());
   int64_t step = 1;
   for (int d = ndim_ - 1; d >= 0; --d) {
@@ -98,28 +125,49 @@ std::string Tensor::describe() const {
 }
 
 void Tensor::check_bounds(const char* what) const {
-  int64_t lo = offset_, hi = offset_;
+  Checked lo = offset_, hi = offset_;
   for (int d = on_chip() ? 1 : 0; d < ndim_; ++d) {
-    const int64_t span = (dims_[d].count - 1) * dims_[d].step;
-    lo += std::min<int64_t>(0, span);
-    hi += std::max<int64_t>(0, span);
+    const Checked span = Checked(dims_[d].count - 1) * dims_[d].step;
+    if (dims_[d].step < 0) lo += span;
+    else hi += span;
   }
   const int64_t es = static_cast<int64_t>(size_of(dtype_));
   const int64_t limit = alloc_->bytes;  // per partition on chip, the whole buffer in HBM
   std::ostringstream m;
-  if (lo < 0 || (hi + 1) * es > limit) {
-    m << what << " of " << describe() << " reaches elements [" << lo << ", " << hi << "] of "
-      << (on_chip() ? "each partition, which holds " : "the buffer, which holds ")
+  if (!lo.ok() || !hi.ok() || lo.value() < 0 || hi.value() >= limit / es) {
+    m << what << " of " << describe() << " reaches ";
+    if (lo.ok() && hi.ok()) m << "elements [" << lo.value() << ", " << hi.value() << "]";
+    else m << "elements beyond the int64 range";
+    m << " of " << (on_chip() ? "each partition, which holds " : "the buffer, which holds ")
       << limit / es << " elements";
     throw OutOfBoundsError(m.str());
   }
   if (on_chip()) {
-    const int64_t p_last = part_ + (dims_[0].count - 1) * dims_[0].step;
-    if (part_ < 0 || p_last >= alloc_->num_partitions || p_last < 0) {
-      m << what << " of " << describe() << " reaches partitions [" << part_ << ", " << p_last
+    const Checked p_last = Checked(part_) + Checked(dims_[0].count - 1) * dims_[0].step;
+    if (part_ < 0 || !p_last.within(0, alloc_->num_partitions - 1)) {
+      m << what << " of " << describe() << " reaches partitions [" << part_ << ", "
+        << (p_last.ok() ? std::to_string(p_last.value()) : std::string("beyond int64"))
         << "] but the tensor has " << alloc_->num_partitions << " partitions";
       throw OutOfBoundsError(m.str());
     }
+  }
+}
+
+void Tensor::check_view_size(const char* what) const {
+  Checked n = 1;
+  for (int d = on_chip() ? 1 : 0; d < ndim_; ++d) n *= dims_[d].count;
+  const int64_t es = static_cast<int64_t>(size_of(dtype_));
+  const int64_t limit = on_chip() ? kMaxFreeElements
+                                  : std::max(alloc_->bytes / es, kMaxHbmRepeatElements);
+  if (!n.within(1, limit)) {
+    std::ostringstream m;
+    m << what << " of " << describe() << ": the view addresses "
+      << (n.ok() ? std::to_string(n.value()) : std::string("more than 2**63"))
+      << (on_chip() ? " elements per partition" : " elements") << "; at most " << limit
+      << (on_chip() ? " per partition are allowed (a partition holds far fewer, so larger views "
+                      "only repeat elements)"
+                    : " are allowed (the tensor's size, or 2**26 for views that repeat elements)");
+    throw ValidationError(m.str());
   }
 }
 
@@ -202,7 +250,10 @@ Tensor Tensor::index(const std::vector<IndexItem>& key) const {
         throw OutOfBoundsError(m.str());
       }
       add_offset(start);
-      r.dims_[r.ndim_++] = Dim{dm.step * it.step, (stop - start + it.step - 1) / it.step};
+      // (stop - start - 1) / step + 1 cannot overflow; a huge step leaves one element.
+      const int64_t count = (stop - start - 1) / it.step + 1;
+      const Checked step = Checked(dm.step) * it.step;
+      r.dims_[r.ndim_++] = Dim{count == 1 ? dm.step : step.value(), count};
     }
   }
   if (r.ndim_ == 0) r.dims_[r.ndim_++] = Dim{1, 1};
@@ -232,7 +283,7 @@ bool Tensor::contiguous_all() const {
 Tensor Tensor::reshape(const std::vector<int64_t>& shape_in) const {
   std::vector<int64_t> shape = shape_in;
   int infer = -1;
-  int64_t known = 1;
+  Checked known = 1;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1 && infer < 0) infer = static_cast<int>(i);
     else if (shape[i] < 1)
@@ -240,10 +291,19 @@ Tensor Tensor::reshape(const std::vector<int64_t>& shape_in) const {
                             ": dimensions must be positive (one -1 may be inferred)");
     else known *= shape[i];
   }
-  if (infer >= 0 && known > 0) shape[infer] = size() / known;
-  if (shape.empty() || static_cast<int>(shape.size()) > kMaxDims || product(shape) != size())
-    throw ValidationError("cannot reshape " + describe() + " (" + std::to_string(size()) +
-                          " elements) to " + shape_str(shape_in));
+  const int64_t n = size();
+  auto mismatch = [&] {
+    return ValidationError("cannot reshape " + describe() + " (" + std::to_string(n) +
+                           " elements) to " + shape_str(shape_in));
+  };
+  if (shape.empty() || static_cast<int>(shape.size()) > kMaxDims || !known.within(1, n))
+    throw mismatch();
+  if (infer >= 0) {
+    if (n % known.value() != 0) throw mismatch();
+    shape[infer] = n / known.value();
+  } else if (known.value() != n) {
+    throw mismatch();
+  }
   if (on_chip() && shape[0] != dims_[0].count)
     throw ValidationError("reshape of on-chip " + describe() + " to " + shape_str(shape_in) +
                           " must keep the partition dimension " +
@@ -275,11 +335,14 @@ Tensor Tensor::view_as(DType t) const {
                            ": " + why);
   };
   if (!last_contig) throw bad("a different element size needs a contiguous last dimension");
+  if (!(Checked(last.count) * a).ok() || !(Checked(offset_) * a).ok())
+    throw bad("the view's byte size does not fit an int64");
   if ((last.count * a) % b != 0 || (offset_ * a) % b != 0)
     throw bad("the last dimension's bytes are not a multiple of the new element size");
   r.offset_ = offset_ * a / b;
   for (int d = on_chip() ? 1 : 0; d < ndim_ - 1; ++d) {
-    if ((dims_[d].step * a) % b != 0) throw bad("a stride is not a multiple of the new element size");
+    if (!(Checked(dims_[d].step) * a).ok() || (dims_[d].step * a) % b != 0)
+      throw bad("a stride is not a multiple of the new element size");
     r.dims_[d].step = dims_[d].step * a / b;
   }
   r.dims_[ndim_ - 1].count = last.count * a / b;
@@ -299,11 +362,24 @@ Tensor Tensor::ap(const std::vector<std::pair<int64_t, int64_t>>& pattern, int64
   if (dtype) r.dtype_ = *dtype;
   r.is_base_ = false;
   r.ndim_ = static_cast<int>(pattern.size());
+  // Elements of the whole base storage in the view's dtype: no step can be longer.
+  const int64_t es = static_cast<int64_t>(size_of(r.dtype_));
+  const int64_t total = on_chip() ? alloc_->bytes / es * alloc_->num_partitions : alloc_->bytes / es;
+  if (total < 1)
+    throw ValidationError(".ap() on " + describe() + ": it holds " + std::to_string(alloc_->bytes) +
+                          " bytes" + (on_chip() ? " per partition" : "") + ", less than one " +
+                          std::string(nkisim::name(r.dtype_)) + " element");
   for (int d = 0; d < r.ndim_; ++d) {
-    if (pattern[d].second < 1)
+    const auto [step, num] = pattern[d];
+    if (num < 1)
       throw ValidationError(".ap() on " + describe() + ": pattern entry " + std::to_string(d) +
-                            " has num " + std::to_string(pattern[d].second) + " (must be >= 1)");
-    r.dims_[d] = Dim{pattern[d].first, pattern[d].second};
+                            " has num " + std::to_string(num) + " (must be >= 1)");
+    if (step < -total || step > total)
+      throw OutOfBoundsError(".ap() on " + describe() + ": pattern entry " + std::to_string(d) +
+                             " has step " + std::to_string(step) + ", longer than the whole " +
+                             "tensor (" + std::to_string(total) + " " +
+                             std::string(nkisim::name(r.dtype_)) + " elements)");
+    r.dims_[d] = Dim{step, num};
   }
   if (offset < 0)
     throw OutOfBoundsError(".ap() on " + describe() + ": offset " + std::to_string(offset) +
@@ -323,6 +399,7 @@ Tensor Tensor::ap(const std::vector<std::pair<int64_t, int64_t>>& pattern, int64
     r.part_ = 0;
     r.offset_ = offset;
   }
+  r.check_view_size(".ap()");
   try {
     r.check_bounds(".ap()");
   } catch (const OutOfBoundsError& e) {  // an error only when an instruction uses the view
@@ -495,6 +572,7 @@ Tensor Tensor::broadcast_to(const std::vector<int64_t>& shape) const {
                             ": engines read each partition from itself");
     r.dims_[d] = Dim{0, shape[d]};
   }
+  r.check_view_size("broadcast");
   return r;
 }
 

@@ -37,6 +37,11 @@ struct UninitializedReadError : ValidationError {
 struct UninitializedReadNotice : Error {
   using Error::Error;
 };
+// The host (the machine running the simulator) has no memory for a simulated buffer.
+// -> MemoryError, naming what was being allocated and how large.
+struct HostMemoryError : Error {
+  using Error::Error;
+};
 // A feature the simulator does not implement (yet). -> nki.isa.NkiUnsupportedError (NotImplementedError)
 struct UnsupportedError : Error {
   using Error::Error;

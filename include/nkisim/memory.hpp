@@ -45,7 +45,14 @@ struct HostRelease {
   void operator()(std::byte* p) const;
 };
 using HostBuffer = std::unique_ptr<std::byte[], HostRelease>;
-HostBuffer host_alloc(size_t bytes, bool huge_pages);
+// Throws HostMemoryError naming `what` and the size when the host cannot provide the memory.
+HostBuffer host_alloc(size_t bytes, bool huge_pages, const std::string& what = "simulated memory");
+
+// Simulator-owned HBM is limited per process, so that a kernel asking for more than the machine
+// has gets an NkiAllocationError instead of the kernel's OOM killer. Default: half the physical
+// memory; NKI_SIM_HBM_LIMIT=<bytes> (read at each allocation) overrides it.
+int64_t hbm_limit_bytes();
+int64_t hbm_used_bytes();
 
 // One tensor's storage. Immutable placement; shared by every view of the tensor.
 struct Allocation {
@@ -72,6 +79,7 @@ struct Allocation {
   std::shared_ptr<SpaceState> space;     // on-chip: keeps the storage alive, takes the rectangle back
   std::shared_ptr<void> keepalive;       // HBM: owned storage or the caller's array
   HostBuffer owned;                      // HBM allocations made by a kernel
+  int64_t hbm_charged = 0;               // bytes counted against the HBM limit (given back here)
 
   Allocation() = default;
   Allocation(const Allocation&) = delete;
@@ -83,7 +91,8 @@ using AllocationPtr = std::shared_ptr<Allocation>;
 // Fill a fresh region with the dtype's sentinel (NaN bit pattern or integer 4).
 void fill_sentinel(DType t, std::byte* p, int64_t bytes);
 
-// Make an HBM allocation owned by the simulator (sentinel-filled, shadow all unwritten).
+// Make an HBM allocation owned by the simulator (sentinel-filled). Throws AllocationError when
+// `bytes` is not positive or exceeds the HBM limit, HostMemoryError when the host is out of memory.
 AllocationPtr make_hbm(Buffer b, int64_t bytes, DType sentinel_dtype, std::string name);
 // Wrap a caller's buffer without copying; `keepalive` holds it alive while views exist.
 AllocationPtr wrap_hbm(Buffer b, void* data, int64_t bytes, bool read_only,
@@ -99,7 +108,8 @@ class Memory {
 
   // Allocate `partitions x bytes` (bytes per partition). `address` = (start partition, byte
   // offset) pins the placement; otherwise first fit from partition 0. Throws AllocationError
-  // naming the tensor, the request and what is free. PSUM tiles that fit a bank never straddle one.
+  // naming the tensor, the request and what is free (any int64 request is checked without
+  // overflow). PSUM tiles that fit a bank never straddle one. A failure changes nothing.
   AllocationPtr allocate(int partitions, int64_t bytes, DType dtype, const std::string& name,
                          std::optional<std::pair<int64_t, int64_t>> address);
 
@@ -111,6 +121,12 @@ class Memory {
   int core() const { return core_; }
   // Called (on any thread) when an allocation of this space is released.
   void set_free_hook(std::function<void(const Allocation&)> f);
+  // The whole host storage: partitions() rows of host_stride() bytes (bytes_per_partition() used,
+  // the rest padding). For checkers such as the fuzzer's guard bytes; keep storage_owner() alive
+  // while using it.
+  std::byte* host_data() const;
+  int64_t host_stride() const { return host_stride_; }
+  std::shared_ptr<void> storage_owner() const;
 
  private:
   Buffer kind_;

@@ -1,6 +1,7 @@
 // nkisim: the C++ API of the NKI CPU simulator (link nkisim::nkisim).
 #pragma once
 
+#include "nkisim/checked.hpp"
 #include "nkisim/dtype.hpp"
 #include "nkisim/errors.hpp"
 #include "nkisim/interpreter.hpp"

@@ -67,6 +67,9 @@ struct DynamicOffset {
   int indirect_dim = 0;
   std::string origin;                           // ".ap(scalar_offset=...)" for messages
 };
+// Throws ValidationError (prefixed with `what`) unless `shape` has 1..kMaxDims dimensions, each
+// >= 1, and its byte size in `dtype` fits an int64 (checked, no overflow).
+void check_shape(const std::vector<int64_t>& shape, DType dtype, const std::string& what);
 
 class Tensor {
  public:
@@ -149,6 +152,7 @@ class Tensor {
 
  private:
   void check_bounds(const char* what) const;
+  void check_view_size(const char* what) const;
   bool contiguous_free() const;  // free dims are row-major contiguous from offset
   bool contiguous_all() const;   // whole view row-major contiguous (HBM)
 

@@ -83,13 +83,23 @@ def jit(func=None, mode="auto", **kwargs):
     return Kernel(func, options=kwargs)
 
 
-def simulate(kernel, observers=None, profile=False, record=None):
+def simulate(kernel, observers=None, profile=False, record=None, ranks=None, **rank_options):
     """A callable that runs `kernel` (a Kernel, kernel[n], or a plain function) on the simulator.
 
     observers: objects that see every executed instruction (see nki.observe); profile=True keeps
     an instruction profile of each run (nki.last_profile()); record="path" writes the executed op
     graph of each run to that file (replay it with nki._core.replay(path) or nkisim-replay).
+    ranks=N: run N ranks that talk through nki.collectives (python/nki/_ranks.py); the callable
+    then takes the per-rank inputs (f(rank) -> dict/tuple, or one entry per rank), returns one
+    output per rank, and accepts timeout= (seconds) and backend= ('auto', 'threads', 'mpi').
     """
+    if ranks is not None or rank_options:  # issue 12: multi-rank launches
+        from ._ranks import simulate_ranks
+        if record is not None:
+            _fail("nki.simulate(record=..., ranks=...): recording the op graph of a multi-rank "
+                  "launch is not supported")
+        return simulate_ranks(kernel, 1 if ranks is None else ranks, observers=observers,
+                              profile=profile, **rank_options)
     k = kernel if isinstance(kernel, Kernel) else Kernel(kernel)
 
     @functools.wraps(k.func)
@@ -152,30 +162,37 @@ def _to_numpy_input(x):
     return None, None, None
 
 
+def _wrap_one(x, label, buffer_id, writebacks, framework):
+    """Wrap one argument (a module-level function: a recursive closure would be a reference
+    cycle that keeps every launch's arguments alive until the garbage collector runs)."""
+    if isinstance(x, (tuple, list)) and any(isinstance(v, np.ndarray) or
+                                            type(v).__module__.startswith("torch") for v in x):
+        return type(x)(_wrap_one(v, f"{label}[{i}]", buffer_id, writebacks, framework)
+                       for i, v in enumerate(x))
+    arr, fw, wb = _to_numpy_input(x)
+    if arr is None:
+        return x
+    if fw == "torch":
+        framework[0] = "torch"
+    try:
+        d = _dtypes.lookup(arr.dtype)
+    except (TypeError, ValueError) as e:
+        _fail(f"kernel argument '{label}': {e}")
+    if wb is not None:
+        writebacks.append((wb, arr))
+    try:
+        return _core.wrap(arr, _dtypes.ID[d], buffer_id, label)
+    except _errors.ERRORS as e:
+        _errors.reraise(e)
+
+
 def _wrap_args(args, kwargs, buffer_id, names):
     """Wrap array arguments as HBM tensors (zero-copy); everything else passes untouched."""
     writebacks = []
     framework = ["numpy"]
-
-    def wrap(x, label):
-        if isinstance(x, (tuple, list)) and any(isinstance(v, np.ndarray) or
-                                                type(v).__module__.startswith("torch") for v in x):
-            return type(x)(wrap(v, f"{label}[{i}]") for i, v in enumerate(x))
-        arr, fw, wb = _to_numpy_input(x)
-        if arr is None:
-            return x
-        if fw == "torch":
-            framework[0] = "torch"
-        try:
-            d = _dtypes.lookup(arr.dtype)
-        except (TypeError, ValueError) as e:
-            _fail(f"kernel argument '{label}': {e}")
-        if wb is not None:
-            writebacks.append((wb, arr))
-        return _core.wrap(arr, _dtypes.ID[d], buffer_id, label)
-
-    new_args = [wrap(a, names[i] if i < len(names) else f"arg{i}") for i, a in enumerate(args)]
-    new_kwargs = {k: wrap(v, k) for k, v in kwargs.items()}
+    new_args = [_wrap_one(a, names[i] if i < len(names) else f"arg{i}", buffer_id, writebacks,
+                          framework) for i, a in enumerate(args)]
+    new_kwargs = {k: _wrap_one(v, k, buffer_id, writebacks, framework) for k, v in kwargs.items()}
     return new_args, new_kwargs, writebacks, framework[0]
 
 
@@ -296,7 +313,9 @@ def launch(kernel, args, kwargs, observers=None, profile=False, record=None):
         _profile._last[0] = _profile.Profile(prof.rows(), kernel.func.__name__)
         if print_profile:
             print(_profile._last[0], file=sys.stderr)
-    _raise_first(errors)
+    if any(e is not None for e in errors):
+        results.clear()  # release the outputs (and their tiles) at once
+    _raise_first(errors, f"{kernel.func.__name__}[{n}]")
     for wb, arr in writebacks:
         _writeback(wb, arr)
     out = results[0]
@@ -306,20 +325,30 @@ def launch(kernel, args, kwargs, observers=None, profile=False, record=None):
     return _output(out, framework)
 
 
-def _raise_first(errors):
+def _raise_first(errors, label="the launch"):
     """Raise the error of the program that failed first (a program stopped because another one
-    failed is not the cause); the other programs' errors are attached as notes."""
+    failed is not the cause); the other programs' errors are attached as notes and kept in
+    err.nki_program_errors. No reference cycle is left behind: the tracebacks hold program()'s
+    frame, whose closure holds `errors`, so the list is emptied first."""
     failed = [(i, e) for i, e in enumerate(errors) if e is not None]
+    errors.clear()
     if not failed:
         return
     causes = [(i, e) for i, e in failed if not isinstance(e, _core.NkiLaunchAbortedError)]
     i, root = (causes or failed)[0]
-    if len(errors) > 1 and hasattr(root, "add_note"):
-        root.add_note(f"(raised in program {i} of kernel[{len(errors)}])")
-        for j, e in failed:
-            if e is not root:
-                root.add_note(f"program {j}: {type(e).__name__}: {str(e).splitlines()[0]}")
-    raise root
+    if len(failed) > 1 or i > 0:
+        root.nki_program_errors = {j: e for j, e in failed if e is not root}
+        if hasattr(root, "add_note"):
+            root.add_note(f"(raised in program {i} of {label})")
+            for j, e in failed:
+                if e is not root:
+                    root.add_note(f"program {j} of {label} also failed: {type(e).__name__}: "
+                                  f"{str(e).splitlines()[0] if str(e) else ''}")
+    del failed, causes
+    try:
+        raise root
+    finally:
+        root = None
 
 
 def _writeback(original, arr):

@@ -338,6 +338,7 @@ struct Aligned {
   std::byte* get(size_t n) {
     if (n > cap) {
       const size_t want = std::max<size_t>(n, 4096);
+      if (want > SIZE_MAX - 63) throw std::bad_alloc();
       auto* q = static_cast<std::byte*>(std::aligned_alloc(64, (want + 63) / 64 * 64));
       if (q == nullptr) throw std::bad_alloc();  // the old buffer and capacity stay as they were
       std::free(p);

@@ -72,3 +72,57 @@ TEST_CASE("address= pins a placement and is bounds-checked") {
                   AllocationError);
   CHECK_THROWS_AS(in.allocate(Buffer::sbuf, {129, 4}, DType::float32, "c"), AllocationError);
 }
+
+TEST_CASE("checked arithmetic reports overflow instead of wrapping") {
+  CHECK((Checked(int64_t{1} << 62) * 2).ok() == false);
+  CHECK((Checked(INT64_MAX) + 1).ok() == false);
+  CHECK((Checked(INT64_MIN) - 1).ok() == false);
+  CHECK((Checked(3) * 4 + 5).value() == 17);
+  CHECK((Checked(INT64_MAX) + 1 - 5).ok() == false);  // sticky
+  CHECK((Checked(6) * 7).within(42, 42));
+  CHECK_FALSE((Checked(6) * 7).within(0, 41));
+  CHECK(checked_product({int64_t{1} << 31, int64_t{1} << 31, 4}) == std::nullopt);
+  CHECK(checked_product({128, int64_t{1} << 62}) == std::nullopt);
+  CHECK(checked_product({2, 3, 4}) == 24);
+  CHECK(checked_product({2, 3, 4}, 1) == 12);
+}
+
+TEST_CASE("address= with extreme integers is refused, not narrowed, and changes nothing") {
+  Interpreter in(Target::get(Gen::gen4));
+  Memory& sb = in.sbuf();
+  const size_t live = sb.live_allocations();
+  using P = std::pair<int64_t, int64_t>;
+  for (P addr : {P{(int64_t{1} << 32) - 1, 0}, P{int64_t{1} << 32, 4}, P{0, INT64_MAX - 7},
+                 P{INT64_MAX, INT64_MAX}, P{-1, 0}, P{0, -4}, P{127, 0}, P{0, INT64_MIN}}) {
+    CAPTURE(addr.first, addr.second);
+    CHECK_THROWS_AS(sb.allocate(4, 32, DType::float32, "t", addr), AllocationError);
+  }
+  CHECK(sb.live_allocations() == live);
+  CHECK(sb.allocate(4, 32, DType::float32, "t", P{124, 0})->start_partition == 124);
+}
+
+TEST_CASE("a shape whose byte size overflows int64 is refused before anything is allocated") {
+  Interpreter in(Target::get(Gen::gen4));
+  // Interpreter::allocate's product wraps for these; the Tensor refuses the mismatch.
+  CHECK_THROWS_AS(in.allocate(Buffer::sbuf, {128, int64_t{1} << 62}, DType::float32, "t"),
+                  ValidationError);
+  CHECK_THROWS_AS(in.allocate(Buffer::psum, {100, INT64_MAX}, DType::uint32, "t"), ValidationError);
+  CHECK(in.sbuf().live_allocations() == 0);
+  CHECK(in.psum().live_allocations() == 0);
+  CHECK_THROWS_AS(check_shape({int64_t{1} << 31, int64_t{1} << 31}, DType::uint32, "x"),
+                  ValidationError);
+  CHECK_THROWS_AS(check_shape({2, 0}, DType::uint8, "x"), ValidationError);
+  CHECK_NOTHROW(check_shape({2, 3}, DType::uint8, "x"));
+}
+
+TEST_CASE("simulator-owned HBM is limited and given back") {
+  const int64_t before = hbm_used_bytes();
+  CHECK_THROWS_AS(make_hbm(Buffer::shared_hbm, 0, DType::uint8, "z"), AllocationError);
+  CHECK_THROWS_AS(make_hbm(Buffer::shared_hbm, INT64_MAX, DType::uint8, "big"), AllocationError);
+  {
+    auto a = make_hbm(Buffer::shared_hbm, 4096, DType::uint8, "a");
+    CHECK(hbm_used_bytes() == before + 4096);
+  }
+  CHECK(hbm_used_bytes() == before);
+  CHECK(hbm_limit_bytes() > 0);
+}

@@ -86,3 +86,45 @@ TEST_CASE("broadcast_to repeats size-1 dims with step 0") {
   CHECK(read(b) == std::vector<float>{1, 2, 3, 1, 2, 3});
   CHECK_THROWS_AS(h.broadcast_to({2, 4}), ValidationError);
 }
+
+TEST_CASE(".ap() with extreme integers raises instead of overflowing") {
+  Tensor a = hbm({5, 2}, {}, DType::float16);
+  using Pat = std::vector<std::pair<int64_t, int64_t>>;
+  CHECK_THROWS_AS(a.ap(Pat{{int64_t{1} << 62, 2}}, 1, std::nullopt), OutOfBoundsError);
+  CHECK_THROWS_AS(a.ap(Pat{{-(int64_t{1} << 62), int64_t{1} << 31}}, 1, std::nullopt),
+                  OutOfBoundsError);
+  // Out-of-bounds views may be made (0.3.0); using one raises.
+  CHECK_THROWS_AS(a.ap(Pat{{2, 1}, {1, 1}}, INT64_MAX, std::nullopt).strided(), OutOfBoundsError);
+  CHECK_THROWS_AS(a.ap(Pat{{1, INT64_MAX}}, 0, std::nullopt), ValidationError);
+  // Step 0 repeats: bounded by the view-size limit rather than hanging an instruction.
+  CHECK_THROWS_AS(a.ap(Pat{{0, int64_t{1} << 40}}, 0, std::nullopt), ValidationError);
+  CHECK(a.ap(Pat{{0, 1000}}, 3, std::nullopt).size() == 1000);
+  Interpreter in(Target::get(Gen::gen4));
+  Tensor t = in.allocate(Buffer::sbuf, {16, 8}, DType::float32, "t");
+  CHECK_THROWS_AS(t.ap(Pat{{16, 1}, {int64_t{1} << 62, 5}}, 0, std::nullopt), OutOfBoundsError);
+  CHECK_THROWS_AS(t.ap(Pat{{8, 1}, {0, int64_t{1} << 21}}, 0, std::nullopt), ValidationError);
+  CHECK_THROWS_AS(t.ap(Pat{{8, 16}, {1, 8}}, INT64_MAX, std::nullopt).strided(), OutOfBoundsError);
+  // An element larger than a partition: no division by zero.
+  Tensor u = in.allocate(Buffer::sbuf, {2, 3}, DType::uint8, "u");
+  CHECK_THROWS_AS(u.ap(Pat{{1, 1}, {1, 1}}, 0, DType::int32), ValidationError);
+}
+
+TEST_CASE("reshape and slicing with extreme integers raise instead of dividing by zero") {
+  Tensor a = hbm({4, 4}, iota_values(16));
+  const int64_t big = int64_t{1} << 32;
+  CHECK_THROWS_AS(a.reshape({big, big, -1}), ValidationError);
+  CHECK_THROWS_AS(a.reshape({INT64_MAX, 2}), ValidationError);
+  CHECK_THROWS_AS(a.reshape({-1, INT64_MAX}), ValidationError);
+  CHECK(a.reshape({2, -1}).shape() == std::vector<int64_t>{2, 8});
+  // A huge slice step selects one element (no overflow in the count or the step).
+  Tensor s = a.index({IndexItem{IndexItem::slice, 1, 4, INT64_MAX}});
+  CHECK(s.shape() == std::vector<int64_t>{1, 4});
+  CHECK(read(s) == std::vector<float>{4, 5, 6, 7});
+}
+
+TEST_CASE("a tensor's shape must fit its allocation") {
+  auto small = make_hbm(Buffer::shared_hbm, 16, DType::float32, "small");
+  CHECK_THROWS_AS(Tensor(small, DType::float32, {int64_t{1} << 62, 4}), ValidationError);
+  CHECK_THROWS_AS(Tensor(small, DType::float32, {5}), ValidationError);
+  CHECK(Tensor(small, DType::float32, {2, 2}).size() == 4);
+}

@@ -760,6 +760,160 @@ def lnc2_error_in_one_program():
     nisa.tensor_tensor(o, a, b, nl.add)
 
 
+# ---------------------------------------------------------------- extreme integers (issue 13)
+# Each was a crash, a hang or a silent out-of-bounds access found by a random kernel generator.
+@case(V, r"nl\.ndarray: shape \[128, 4611686018427387904\] of float32 holds more than 2\*\*63 - 1 bytes")
+def sbuf_size_overflow():
+    t = nl.ndarray((128, 2**62), dtype=nl.float32, buffer=nl.sbuf)
+    nisa.memset(t, 1.0)
+
+
+@case(ALLOC, r"cannot place sbuf tensor .* at address=\(0, 9223372036854775800\): it needs "
+             r"partitions \[0, 4\) and bytes \[9223372036854775800, 2\*\*63 or more\)")
+def address_byte_offset_wraps():
+    t = nl.ndarray((4, 8), dtype=nl.float32, buffer=nl.sbuf, address=(0, 2**63 - 8))
+    nisa.memset(t, 1.0)
+
+
+@case(ALLOC, r"address=\(4294967295, 0\): it needs partitions \[4294967295, 4294967299\)")
+def address_partition_minus_one_after_narrowing():
+    t = nl.ndarray((4, 8), dtype=nl.float32, buffer=nl.sbuf, address=(2**32 - 1, 0))
+    nisa.memset(t, 1.0)
+
+
+@case(ALLOC, r"address=\(4294967296, 4\): it needs partitions \[4294967296, 4294967300\)")
+def address_partition_zero_after_narrowing():
+    nl.ndarray((4, 8), dtype=nl.float32, buffer=nl.sbuf, address=(2**32, 4))
+
+
+@case(OOB, r"\.ap\(\) on private_hbm float16\[5, 2\] 'a': pattern entry 0 has step "
+           r"4611686018427387904, longer than the whole tensor \(10 float16 elements\)",
+      np.ones((5, 2), np.float16))
+def ap_huge_step_on_input(a):
+    out = nl.ndarray((2,), dtype=a.dtype, buffer=nl.shared_hbm)
+    nisa.dma_copy(out, a.ap([[2**62, 2]], offset=1))
+
+
+@case(OOB, r"\.ap\(\) of private_hbm uint16\[1, 1\] 'a' reaches elements "
+           r"\[9223372036854775807, 9223372036854775807\] of the buffer, which holds 400",
+      np.ones((200, 2), np.uint16))
+def ap_offset_near_int64_max(a):
+    out = nl.ndarray((1, 1), dtype=a.dtype, buffer=nl.shared_hbm)
+    nisa.dma_copy(out, a.ap([[2, 1], [1, 1]], offset=2**63 - 1))
+
+
+@case(OOB, r"\.ap\(\) on sbuf float32\[16, 8\]: pattern entry 1 has step 4611686018427387904")
+def ap_huge_step_on_tile():
+    t = nl.ndarray((16, 8), dtype=nl.float32, buffer=nl.sbuf)
+    nisa.memset(t.ap([[16, 1], [2**62, 5]]), 1.0)
+
+
+@case(OOB, r"pattern entry 0 has step -4611686018427387904", np.ones((5, 2), np.float16))
+def ap_huge_negative_step(a):
+    out = nl.ndarray((2,), dtype=a.dtype, buffer=nl.shared_hbm)
+    nisa.dma_copy(out, a.ap([[-2**62, 2**31]], offset=1))
+
+
+@case(V, r"\.ap\(\) of private_hbm float16\[1099511627776\] 'a': the view addresses "
+         r"1099511627776 elements; at most 67108864", np.ones((5, 2), np.float16))
+def ap_step_zero_repeats_without_end(a):
+    a.ap([[0, 2**40]])
+
+
+@case(V, r"nl\.ndarray: shape \[2147483648, 2147483648\] of uint32 holds more than")
+def hbm_size_overflow():
+    nl.zeros((2**31, 2**31), dtype=nl.uint32, buffer=nl.hbm)
+
+
+@case(ALLOC, r"cannot allocate private_hbm tensor 'huge' of 1099511627776 bytes: the simulated "
+             r"HBM holds at most \d+ bytes")
+def hbm_larger_than_the_machine():
+    nl.ndarray((2**40,), dtype=nl.uint8, buffer=nl.hbm, name="huge")
+
+
+@case(V, r"cannot reshape private_hbm float32\[4, 4\] 'a' \(16 elements\) to "
+         r"\[4294967296, 4294967296, -1\]", np.ones((4, 4), np.float32))
+def reshape_product_overflow(a):
+    a.reshape((2**32, 2**32, -1))
+
+
+@case(V, r"\.ap\(\) on sbuf uint8\[2, 3\]: it holds 3 bytes per partition, less than one int32 "
+         r"element")
+def ap_dtype_larger_than_a_partition():
+    nl.ndarray((2, 3), dtype=nl.uint8, buffer=nl.sbuf).ap([[1, 1], [1, 1]], dtype=nl.int32)
+
+
+@case(V, r"nl\.ndarray: shape \[100, 9223372036854775807\] of uint32 holds more than")
+def psum_size_overflow():
+    t = nl.ndarray((100, 2**63 - 1), dtype=nl.uint32, buffer=nl.psum)
+    nisa.memset(t, 1)
+
+
+@case(OOB, r"reshape: shape\[0\] is 18446744073709551616, outside the int64 range",
+      np.ones((4, 4), np.float32))
+def reshape_beyond_int64(a):
+    a.reshape(2**64, 1)
+
+
+@case(OOB, r"index 1180591620717411303424 is out of bounds for private_hbm float32\[4, 4\] 'a'",
+      np.ones((4, 4), np.float32))
+def index_beyond_int64(a):
+    a[2**70]
+
+
+@case(OOB, r"\.ap\(\): offset is -18446744073709551616, outside the int64 range",
+      np.ones((4, 4), np.float32))
+def ap_offset_beyond_int64(a):
+    a.ap([[1, 4]], offset=-2**64)
+
+
+@case(TypeError, r"nl\.ndarray: shape\[1\] must be an int, found str 'a'")
+def ndarray_shape_of_wrong_type():
+    nl.ndarray((2, "a"), dtype=nl.float32)
+
+
+@case(TypeError, r"nl\.ndarray: shape must be a tuple of ints, found float 2\.5")
+def ndarray_shape_float():
+    nl.ndarray(2.5, dtype=nl.float32)
+
+
+@case(TypeError, r"nl\.ndarray: address\[1\] must be an int, found NoneType None")
+def ndarray_address_of_wrong_type():
+    nl.ndarray((2, 2), dtype=nl.float32, address=(1, None))
+
+
+@case(TypeError, r"nl\.ndarray: address must be a \(partition, byte offset\) pair of ints, found "
+                 r"int 3")
+def ndarray_address_not_a_pair():
+    nl.ndarray((2, 2), dtype=nl.float32, address=3)
+
+
+@case(TypeError, r"nl\.ndarray: name must be a str, found int 5")
+def ndarray_name_of_wrong_type():
+    nl.ndarray((2, 2), dtype=nl.float32, name=5)
+
+
+@case(TypeError, r"\.ap\(\): pattern\[0\]\[1\] must be an int, found str 'x'",
+      np.ones((4, 4), np.float32))
+def ap_pattern_of_wrong_type(a):
+    a.ap([[1, "x"]])
+
+
+@case(TypeError, r"\.ap\(\): offset must be an int, found float 1\.5", np.ones((4, 4), np.float32))
+def ap_offset_float(a):
+    a.ap([[1, 4]], offset=1.5)
+
+
+@case(TypeError, r"reshape: shape\[1\] must be an int, found NoneType", np.ones((4, 4), np.float32))
+def reshape_of_wrong_type(a):
+    a.reshape((4, None))
+
+
+@case(TypeError, r"slice start must be an int, found str", np.ones((4, 4), np.float32))
+def slice_of_wrong_type(a):
+    a["x":2]
+
+
 def _location(msg):
     m = re.search(r"test_errors\.py:(\d+) in (\w+): (.*)$", msg, re.M)
     assert m, f"the message does not point at the kernel source line:\n{msg}"
@@ -979,3 +1133,129 @@ def test_read_only_non_contiguous_input_is_rejected_at_the_write():
     with kernel_raises(V, match=r"read-only") as ei:
         nki.simulate(dma_copy_into_read_only_input)(a)
     _location(str(ei.value))
+
+
+def test_zero_size_argument_is_named():
+    def kernel(a):
+        pass
+    with pytest.raises(V, match=r"kernel argument 'a': shape \[2, 0\] has size 0 in dimension 1; "
+                                r"every dimension must be >= 1\n  at .*test_errors\.py"):
+        nki.simulate(kernel)(np.ones((2, 0), np.float32))
+    sanity_check()
+
+
+# ---------------------------------------------------------------- failures and the next launch (issue 13)
+def test_host_out_of_memory_is_a_named_memory_error_and_the_next_launch_works(monkeypatch):
+    monkeypatch.setenv("NKI_SIM_HBM_LIMIT", str(2**62))  # let the request reach the host
+    used = nki._core.hbm_used_bytes()
+
+    def kernel():
+        nl.ndarray((2**50,), dtype=nl.uint8, buffer=nl.hbm, name="petabyte")
+    with pytest.raises(MemoryError, match=r"out of host memory: cannot reserve 1125899906842624 "
+                                          r"bytes for private_hbm tensor 'petabyte'"):
+        nki.simulate(kernel)()
+    assert nki._core.hbm_used_bytes() == used  # the reservation was given back
+    monkeypatch.delenv("NKI_SIM_HBM_LIMIT")
+    sanity_check()
+
+
+def _failing_kernel(a):
+    t = nl.ndarray((128, 512), dtype=nl.float32, buffer=nl.sbuf)
+    p = nl.ndarray((128, 512), dtype=nl.float32, buffer=nl.psum)
+    nisa.memset(t, 1.0)
+    nisa.memset(p, 1.0)
+    nisa.tensor_copy(t, a)  # src in HBM: NkiValidationError
+
+
+def _rss_mb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def test_failed_launches_free_their_tiles_without_the_garbage_collector(monkeypatch):
+    import gc
+    a = np.ones((128, 512), np.float32)
+    made = []
+    real = nki._core.Interpreter
+
+    def counting(*args, **kwargs):
+        made.append(1)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(nki._core, "Interpreter", counting)
+    gc.collect()
+    gc.disable()
+    try:
+        rss = []
+        for i in range(600):
+            try:
+                nki.simulate(_failing_kernel)(a)
+            except V:
+                pass
+            if i in (100, 599):
+                rss.append(_rss_mb())
+        garbage = gc.collect()
+    finally:
+        gc.enable()
+    assert len(made) <= 1, f"{len(made)} interpreters built for 600 launches: tiles outlived them"
+    assert garbage == 0, f"{garbage} objects in reference cycles"
+    if "libasan" not in os.environ.get("LD_PRELOAD", ""):  # ASan's quarantine keeps freed memory
+        assert rss[1] - rss[0] < 4, f"RSS grew from {rss[0]:.1f} to {rss[1]:.1f} MB"
+
+
+def test_lnc2_error_in_one_program_stops_the_other(set_target):
+    import time
+    set_target("trn2")
+    iterations = [0]
+
+    def kernel(a):
+        t = nl.ndarray((128, 512), dtype=nl.float32, buffer=nl.sbuf)
+        if nl.program_id() == 0:
+            nisa.tensor_copy(t, a)  # fails at once
+        for _ in range(200000):  # about a second of instructions when not stopped
+            nisa.memset(t, 1.0)
+            iterations[0] += 1
+    t0 = time.perf_counter()
+    with kernel_raises(V, match=r"tensor_copy: src") as ei:
+        nki.simulate(nki.jit(kernel)[2])(np.ones((128, 512), np.float32))
+    assert "(raised in program 0 of kernel[2])" in ei.value.__notes__
+    assert iterations[0] < 200000 and time.perf_counter() - t0 < 5
+    set_target(None)
+    sanity_check()
+
+
+def test_lnc2_both_errors_are_reported(set_target):
+    import threading
+    set_target("trn2")
+    looping = threading.Event()
+
+    def kernel(a):
+        t = nl.ndarray((128, 512), dtype=nl.float32, buffer=nl.sbuf)
+        if nl.program_id() == 0:
+            looping.wait(10)
+            nisa.tensor_copy(t, a)
+        try:
+            while True:  # stopped by program 0's failure
+                nisa.memset(t, 1.0)
+                looping.set()
+        except BaseException:
+            raise RuntimeError("program 1 cleanup failed")
+    with kernel_raises(V, match=r"tensor_copy: src") as ei:
+        nki.simulate(nki.jit(kernel)[2])(np.ones((128, 512), np.float32))
+    notes = ei.value.__notes__
+    assert "program 1 of kernel[2] also failed: RuntimeError: program 1 cleanup failed" in notes
+    assert isinstance(ei.value.nki_program_errors[1], RuntimeError)
+    set_target(None)
+    sanity_check()
+
+
+def test_lnc2_shared_hbm_with_name_none(set_target):
+    set_target("trn2")
+
+    def kernel():
+        t = nl.ndarray((8, 3), dtype=nl.uint8, buffer=nl.shared_hbm, name=None)
+        return t
+    out = nki.simulate(nki.jit(kernel)[2])()
+    assert out.shape == (8, 3)

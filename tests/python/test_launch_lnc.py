@@ -70,7 +70,7 @@ def test_error_in_one_program_releases_the_other_waiting_in_a_barrier():
     with pytest.raises(ValueError, match="boom in program 1") as ei:
         run_with_deadline(lambda: nki.simulate(k[2])(np.zeros((4, 4), np.float32)))
     notes = "\n".join(getattr(ei.value, "__notes__", []))
-    assert "program 0: NkiLaunchAbortedError" in notes
+    assert "program 0 of k[2] also failed: NkiLaunchAbortedError" in notes
     assert "program 1 failed" in notes
 
 
@@ -91,7 +91,7 @@ def test_error_in_one_program_stops_the_other_at_its_next_instruction():
 
     with pytest.raises(nisa.NkiValidationError, match="memset: engine") as ei:
         run_with_deadline(lambda: nki.simulate(k[2])(np.zeros((4, 4), np.float32)))
-    assert any("program 1: NkiLaunchAbortedError" in n for n in ei.value.__notes__)
+    assert any("program 1 of k[2] also failed: NkiLaunchAbortedError" in n for n in ei.value.__notes__)
 
 
 def test_kernel2_on_trn1_is_refused(set_target):

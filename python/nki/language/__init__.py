@@ -113,14 +113,16 @@ def _ap(self, pattern, offset=0, scalar_offset=None, vector_offset=None, indirec
     if scalar_offset is not None and vector_offset is not None:
         _errors.fail(_Invalid, ".ap(): scalar_offset and vector_offset are mutually exclusive")
     try:
-        pat = [(int(p[0]), int(p[1])) for p in pattern]
         dt = -1 if dtype is None else _dtypes.ID[_dtype(dtype, "ap")]
         if scalar_offset is not None or vector_offset is not None:
+            pat = [(int(p[0]), int(p[1])) for p in pattern]
             return self._ap_dynamic(pat, int(offset), dt, scalar_offset, vector_offset,
                                     int(indirect_dim))
-        return self._ap(pat, int(offset), dt)
+        return self._ap(pattern, offset, dt)
     except _errors.ERRORS as e:
         _errors.reraise(e)
+    except TypeError as e:
+        _errors.fail(TypeError, str(e))
 
 
 def _reshape(self, *shape):
@@ -128,6 +130,8 @@ def _reshape(self, *shape):
         return NkiTensor._reshape_core(self, *shape)
     except _errors.ERRORS as e:
         _errors.reraise(e)
+    except TypeError as e:
+        _errors.fail(TypeError, str(e))
 
 
 class _DynSlice:
@@ -155,6 +159,8 @@ def _getitem(self, key):
         return NkiTensor._getitem_core(self, key)
     except _errors.ERRORS as e:
         _errors.reraise(e)
+    except TypeError as e:
+        _errors.fail(TypeError, str(e))
 
 
 def _setitem(self, key, value):
@@ -182,12 +188,21 @@ _sys.modules[__name__ + ".dtypes"] = dtypes
 
 # ---------------------------------------------------------------- creation
 def _shape(shape, fn):
-    if isinstance(shape, int):
-        shape = (shape,)
-    try:
-        return [int(s) for s in shape]
-    except TypeError:
-        _errors.fail(_Invalid, f"nl.{fn}: shape must be a tuple of ints, found {shape!r}")
+    """The shape as a list of ints (a TypeError naming the call for anything else; the range
+    and the size are checked by the core)."""
+    if hasattr(shape, "__index__") and not isinstance(shape, (_b.bool, NkiTensor)):
+        out = [shape]
+    elif hasattr(shape, "__iter__") and not isinstance(shape, (str, bytes, NkiTensor)):
+        out = list(shape)
+    else:
+        _errors.fail(TypeError, f"nl.{fn}: shape must be a tuple of ints, found "
+                                f"{type(shape).__name__} {shape!r}")
+    for i, s in enumerate(out):
+        if not hasattr(s, "__index__") or isinstance(s, (_b.bool, NkiTensor)):
+            _errors.fail(TypeError, f"nl.{fn}: shape[{i}] must be an int, found "
+                                    f"{type(s).__name__} {s!r} (shape {shape!r})")
+        out[i] = s.__index__()
+    return out
 
 
 def ndarray(shape, dtype, buffer=sbuf, name="", address=None):
@@ -195,6 +210,8 @@ def ndarray(shape, dtype, buffer=sbuf, name="", address=None):
     bid = _buffer_id(buffer, "ndarray")
     d = _dtype(dtype, "ndarray")
     shp = _shape(shape, "ndarray")
+    if name is not None and not isinstance(name, str):
+        _errors.fail(TypeError, f"nl.ndarray: name must be a str, found {type(name).__name__} {name!r}")
     try:
         if bid == 3:
             L = _kernel.current_launch()
@@ -202,12 +219,12 @@ def ndarray(shape, dtype, buffer=sbuf, name="", address=None):
                 st = _kernel._state
                 i = st.shared_count
                 st.shared_count += 1
-                return L.shared_hbm(i, shp, d, name)
-        if address is not None:
-            address = (int(address[0]), int(address[1]))
+                return L.shared_hbm(i, shp, d, name or "")
         return _core.allocate(bid, shp, _dtypes.ID[d], name or "", address)
     except _errors.ERRORS as e:
         _errors.reraise(e)
+    except TypeError as e:
+        _errors.fail(TypeError, str(e))
 
 
 def _fill(t, value):
