@@ -100,6 +100,13 @@ def ideal_mx_matmul(a_il, b_il):
     return a.T @ b
 
 
+def ideal_topk(x, k):
+    part = np.argpartition(-x, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(x, part, axis=1)
+    order = np.argsort(-vals, axis=1, kind='stable')
+    return np.take_along_axis(vals, order, axis=1), np.take_along_axis(part, order, axis=1).astype(np.float32)
+
+
 class Case:
     def __init__(self, name, group, kernel, ideal, make, targets, tol, reps=5, note='',
                  marginal=False):
@@ -211,6 +218,13 @@ CASES.append(
                         randn((128 if smoke else 512, 4 * (512 if smoke else 2048)), BF16, 14)],
          {'peer_over_ours': 3.0}, (1e-5, 0.1),
          note='2048^3: quantize_mx (MXFP8 e4m3fn) + nc_matmul_mx, bf16 interleaved in, fp32 PSUM'))
+CASES.append(
+    Case('topk', 'g', 'topk_kernel', ideal_topk,
+         lambda smoke: [randn((256, 512) if smoke else (1024, 4096), np.float32, 13),
+                        16 if smoke else 64],
+         {'peer_over_ours': 5.0}, (1e-6, 1e-6),
+         note='top-64 of [1024,4096] fp32: 8 rounds of max8 + nc_find_index8 + nc_match_replace8 '
+              'per [128,4096] tile'))
 BY_NAME = {c.name: c for c in CASES}
 
 

@@ -280,6 +280,29 @@ def _mx_matmul(a_il, b_il):
     return out
 
 
+def _topk(x, k):
+    """Top-k of each row of x [R, V] fp32 in [128, V] tiles: k/8 rounds of max8, nc_find_index8
+    and an in-place nc_match_replace8 (imm=-inf), as nki-library's rotational top-k sort() does
+    on trn1. Returns the k values (descending) and their uint32 indices."""
+    R, V = x.shape
+    TP = nl.tile_size.pmax
+    out_v = nl.ndarray((R, k), dtype=nl.float32, buffer=nl.shared_hbm)
+    out_i = nl.ndarray((R, k), dtype=nl.uint32, buffer=nl.shared_hbm)
+    for t in nl.affine_range(R // TP):
+        data = nl.ndarray((TP, V), dtype=x.dtype, buffer=nl.sbuf)
+        nisa.dma_copy(data, x[t * TP:(t + 1) * TP, :])
+        vals = nl.ndarray((TP, k), dtype=nl.float32, buffer=nl.sbuf)
+        idx = nl.ndarray((TP, k), dtype=nl.uint32, buffer=nl.sbuf)
+        for r in nl.sequential_range(k // 8):
+            s = nl.ds(r * 8, 8)
+            nisa.max8(dst=vals[:, s], src=data)
+            nisa.nc_find_index8(dst=idx[:, s], data=data, vals=vals[:, s])
+            nisa.nc_match_replace8(dst=data, data=data, vals=vals[:, s], imm=float('-inf'))
+        nisa.dma_copy(out_v[t * TP:(t + 1) * TP, :], vals)
+        nisa.dma_copy(out_i[t * TP:(t + 1) * TP, :], idx)
+    return out_v, out_i
+
+
 dispatch_kernel = nki.jit(_dispatch)
 overhead_kernel = nki.jit(_overhead)
 stream_add_kernel = nki.jit(_stream_add)
@@ -291,3 +314,4 @@ scan_kernel = nki.jit(_scan)
 select_kernel = nki.jit(_select)
 mx_matmul_kernel = nki.jit(_mx_matmul)
 dynamic_gather_kernel = nki.jit(_dynamic_gather)
+topk_kernel = nki.jit(_topk)

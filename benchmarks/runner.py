@@ -358,7 +358,7 @@ def _select(spec):
         tok = tok.strip()
         names += groups.get(tok, [tok] if tok in BY_NAME else [])
         if tok not in groups and tok not in BY_NAME:
-            raise SystemExit(f'unknown case {tok!r}; use a-f or one of {", ".join(BY_NAME)}')
+            raise SystemExit(f'unknown case {tok!r}; use a-g or one of {", ".join(BY_NAME)}')
     return [c for c in CASES if c.name in names]
 
 

@@ -250,6 +250,10 @@ void convert(const InstrDecl& d, const ParamDecl& p, PyObject* o, void* op) {
     case Kind::integer:
       InstrDecl::get<int64_t>(op, p) = as_int(d, p, o);
       return;
+    case Kind::opt_integer:
+      if (o == Py_None) InstrDecl::get<std::optional<int64_t>>(op, p) = std::nullopt;
+      else InstrDecl::get<std::optional<int64_t>>(op, p) = as_int(d, p, o);
+      return;
     case Kind::scalar: {
       Scalar& out = InstrDecl::get<Scalar>(op, p);
       if (as_tensor(o) != nullptr || !is_number(o)) bad_type(d, p, "a Python number", o);

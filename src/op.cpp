@@ -99,7 +99,8 @@ std::string_view kind_name(Kind k) {
                                         "bool", "bool or None", "int", "number", "tuple of ints",
                                         "access pattern", "axis",
                                         "VirtualRegister", "VirtualRegister or int",
-                                        "list of tensors", "list of numbers"};
+                                        "list of tensors", "list of numbers",
+                                        "int or None"};
   return names[static_cast<int>(k)];
 }
 

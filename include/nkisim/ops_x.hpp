@@ -39,6 +39,7 @@
 #define TENSORS(n, role, b) std::vector<Tensor> n;
 #define AXES_OPT(n) std::vector<int> n;
 #define FLOATS_OPT(n) std::vector<double> n;
+#define OINT(n) std::optional<int64_t> n;
 #else
 #define NKISIM_ROW(n, kind, role, b, dflt, eid) \
   ::nkisim::ParamDecl{#n, ::nkisim::Kind::kind, role, b, dflt, ::nkisim::EnumId::eid, offsetof(Self, n)},
@@ -66,6 +67,7 @@
 #define TENSORS(n, role, b) NKISIM_ROW(n, tensors, NKISIM_ROLE_##role, b, "", count_)
 #define AXES_OPT(n) NKISIM_ROW(n, axes, ::nkisim::Role::none, 0, "None", count_)
 #define FLOATS_OPT(n) NKISIM_ROW(n, floats, ::nkisim::Role::none, 0, "None", count_)
+#define OINT(n) NKISIM_ROW(n, opt_integer, ::nkisim::Role::none, 0, "None", count_)
 #endif
 
 #else
@@ -103,4 +105,5 @@
 #undef TENSORS
 #undef AXES_OPT
 #undef FLOATS_OPT
+#undef OINT
 #endif

@@ -947,6 +947,28 @@ def device_print(print_prefix, tensor):
     print(print_prefix, arr, flush=True)
 
 
+# ---------------------------------------------------------------- gather (issue 8)
+def gather_flattened(data, indices, axis=0, dtype=None):
+    """out[p, ...] = data[p].flatten()[indices[p, ...]]: nisa.nc_n_gather on GpSimd (SBUF; a
+    PSUM `data` is copied to SBUF first). `indices` must be uint32 and in range; the gather is
+    always over all free dims of `data` flattened (as the 0.3.0 docs describe it), so `axis` is
+    accepted and has no effect. The result has indices' shape and `dtype` (default data's)."""
+    if indices.dtype != uint32:
+        _errors.fail(_Invalid, f"nl.gather_flattened: indices: dtype must be uint32 (nisa.nc_n_gather),"
+                               f" found {indices.dtype}")
+    if data.buffer is psum:
+        s = ndarray(data.shape, data.dtype, buffer=sbuf)
+        _isa.tensor_copy(s, data)
+        data = s
+    out = ndarray(indices.shape, data.dtype, buffer=sbuf)
+    _isa.nc_n_gather(out, data, indices)
+    if dtype is not None and _dtypes.lookup(dtype) != data.dtype:
+        c = ndarray(indices.shape, dtype, buffer=sbuf)
+        _isa.tensor_copy(c, out)
+        return c
+    return out
+
+
 # ---------------------------------------------------------------- not implemented yet
 def _absent(fname):
     def f(*args, **kwargs):
