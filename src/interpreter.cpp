@@ -42,18 +42,6 @@ std::string engines_text(unsigned mask) {
   throw ValidationError(m + ": " + rule);
 }
 
-// The tensor a tensor-like parameter holds (nullptr: None, or a number).
-const Tensor* tensor_of(const void* op, const ParamDecl& p) {
-  switch (p.kind) {
-    case Kind::tensor: return &InstrDecl::get<Tensor>(op, p);
-    case Kind::opt_tensor: {
-      const auto& o = InstrDecl::get<std::optional<Tensor>>(op, p);
-      return o ? &*o : nullptr;
-    }
-    case Kind::operand: return InstrDecl::get<Operand>(op, p).tile_ptr();
-    default: return nullptr;
-  }
-}
 }  // namespace
 
 Interpreter::Interpreter(const Target& target, int core_id, int num_cores)
@@ -145,7 +133,7 @@ Engine Interpreter::check_common(const InstrDecl& d, const void* op) const {
       }
       continue;
     }
-    const Tensor* t = tensor_of(op, p);
+    const Tensor* t = tensor_param(op, p);
     if (t == nullptr) continue;
     const unsigned bufs = p.buffers;
     if (!(bufs & (1u << static_cast<int>(t->buffer()))))
@@ -180,7 +168,7 @@ void Interpreter::before_execute(const InstrDecl& d, const void* op) {
   const bool check = uninit_policy_ != UninitPolicy::off;
   for (const ParamDecl& p : d.params) {
     if (p.role == Role::none) continue;
-    const Tensor* t = tensor_of(op, p);
+    const Tensor* t = tensor_param(op, p);
     if (t == nullptr || !t->on_chip()) continue;
     const Allocation& a = t->allocation();
     if (check && reads(p.role) && a.wstate != Allocation::WriteState::all) check_read(d, p, *t);
@@ -192,7 +180,7 @@ void Interpreter::before_execute(const InstrDecl& d, const void* op) {
 void Interpreter::after_execute(const InstrDecl& d, const void* op) {
   for (const ParamDecl& p : d.params) {
     if (!writes(p.role)) continue;
-    const Tensor* t = tensor_of(op, p);
+    const Tensor* t = tensor_param(op, p);
     if (t == nullptr || !t->on_chip()) continue;
     const Allocation& a = t->allocation();
     if (a.wstate == Allocation::WriteState::all) continue;
@@ -233,7 +221,7 @@ Traffic Event::traffic() const {
   Traffic t;
   for (const ParamDecl& p : decl.params) {
     if (p.role == Role::none) continue;
-    const Tensor* x = tensor_of(&op, p);
+    const Tensor* x = tensor_param(&op, p);
     if (x == nullptr) continue;
     const uint64_t bytes = static_cast<uint64_t>(x->size()) * size_of(x->dtype());
     const int m = static_cast<int>(mem_of(x->buffer()));
@@ -245,7 +233,7 @@ Traffic Event::traffic() const {
   }
   if (t.elements == 0)
     for (const ParamDecl& p : decl.params)
-      if (const Tensor* x = reads(p.role) ? tensor_of(&op, p) : nullptr) t.elements += x->size();
+      if (const Tensor* x = reads(p.role) ? tensor_param(&op, p) : nullptr) t.elements += x->size();
   return t;
 }
 

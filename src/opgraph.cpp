@@ -72,18 +72,6 @@ const char* wstate_name(Allocation::WriteState w) {
   return "all";
 }
 
-// The tensor a tensor-like parameter holds (nullptr: None or a number; other kinds: nullptr).
-const Tensor* tensor_param(const void* op, const ParamDecl& p) {
-  switch (p.kind) {
-    case Kind::tensor: return &InstrDecl::get<Tensor>(op, p);
-    case Kind::opt_tensor: {
-      const auto& o = InstrDecl::get<std::optional<Tensor>>(op, p);
-      return o ? &*o : nullptr;
-    }
-    case Kind::operand: return InstrDecl::get<Operand>(op, p).tile_ptr();
-    default: return nullptr;
-  }
-}
 
 std::string enc_tensor(const Tensor& t, int64_t id) {
   std::string s = "@" + std::to_string(id) + ":" + std::string(name(t.dtype())) + ":" +

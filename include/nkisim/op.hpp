@@ -120,6 +120,9 @@ template <class O> struct OpKindOf;
 #undef NKISIM_INSTR
 
 const InstrDecl& decl(OpKind k);
+// The tensor a tensor-like parameter (tensor, tensor or None, number-or-tile) of an op struct
+// holds; nullptr for None, a number, or another kind.
+const Tensor* tensor_param(const void* op, const ParamDecl& p);
 template <class O>
 const InstrDecl& decl_of() {
   return decl(OpKindOf<O>::value);

@@ -272,6 +272,28 @@ void scatter_raw(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, 
   });
 }
 
+WrittenState written_state(const Rows& d) {
+  if (d.shadow == nullptr)  // the allocation is written nowhere or everywhere
+    return d.alloc->wstate == Allocation::WriteState::none ? WrittenState::none : WrittenState::all;
+  bool any_written = false, any_unwritten = false;
+  if (d.contiguous) {  // scan each row's shadow bytes (vectorized memchr)
+    const size_t span = static_cast<size_t>(d.ncols * d.es);
+    for (int64_t r = 0; r < d.nrows && !(any_written && any_unwritten); ++r) {
+      const uint8_t* row = d.shadow + r * d.row_stride;
+      any_unwritten |= std::memchr(row, 0, span) != nullptr;
+      any_written |= std::memchr(row, 1, span) != nullptr;
+    }
+  } else {
+    const int64_t n = d.nrows * d.ncols;
+    Scratch<uint8_t> w(static_cast<size_t>(n));
+    load_written(d, 0, d.nrows, 0, d.ncols, w);
+    const int64_t ones = std::count(w.get(), w.get() + n, uint8_t{1});
+    any_written = ones > 0;
+    any_unwritten = ones < n;
+  }
+  return any_written ? (any_unwritten ? WrittenState::some : WrittenState::all) : WrittenState::none;
+}
+
 void load_written(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, uint8_t* out) {
   if (v.shadow == nullptr) {  // written nowhere or everywhere
     const bool none = v.alloc && v.alloc->wstate == Allocation::WriteState::none;

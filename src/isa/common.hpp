@@ -91,6 +91,10 @@ void load(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, T* out)
 template <class T>
 void store(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, const T* in);
 
+// Whether the elements of a (PSUM) view were written before: accumulate=None decides on this.
+enum class WrittenState { none, some, all };
+WrittenState written_state(const Rows& d);
+
 // A view as one flat row (every dim, partition dim included, in row-major order): for DMA.
 Rows flat_of(const Tensor& t);
 // Written flags (1 = written) of each element of a block, row-major.

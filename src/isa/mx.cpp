@@ -166,17 +166,6 @@ uint64_t next_stamp() {
   return ++clock;
 }
 
-enum class WrittenState { none, some, all };
-// Whether the PSUM elements of a view were written before (the same rule as nc_matmul).
-WrittenState written_state(const Rows& d) {
-  if (d.shadow == nullptr)
-    return d.alloc->wstate == Allocation::WriteState::none ? WrittenState::none : WrittenState::all;
-  const int64_t n = d.nrows * d.ncols;
-  Scratch<uint8_t> w(static_cast<size_t>(n));
-  load_written(d, 0, d.nrows, 0, d.ncols, w);
-  const int64_t ones = std::count(w.get(), w.get() + n, uint8_t{1});
-  return ones == 0 ? WrittenState::none : ones == n ? WrittenState::all : WrittenState::some;
-}
 
 using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
