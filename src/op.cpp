@@ -137,18 +137,6 @@ constexpr const InstrDecl* kDeclPtrs[] = {
 }  // namespace
 #pragma GCC diagnostic pop
 
-const Tensor* tensor_param(const void* op, const ParamDecl& p) {
-  switch (p.kind) {
-    case Kind::tensor: return &InstrDecl::get<Tensor>(op, p);
-    case Kind::opt_tensor: {
-      const auto& o = InstrDecl::get<std::optional<Tensor>>(op, p);
-      return o ? &*o : nullptr;
-    }
-    case Kind::operand: return InstrDecl::get<Operand>(op, p).tile_ptr();
-    default: return nullptr;
-  }
-}
-
 const InstrDecl& decl(OpKind k) { return kDecls[static_cast<int>(k)]; }
 std::span<const InstrDecl* const> all_decls() { return kDeclPtrs; }
 const InstrDecl* find_decl(std::string_view name) {

@@ -121,8 +121,19 @@ template <class O> struct OpKindOf;
 
 const InstrDecl& decl(OpKind k);
 // The tensor a tensor-like parameter (tensor, tensor or None, number-or-tile) of an op struct
-// holds; nullptr for None, a number, or another kind.
-const Tensor* tensor_param(const void* op, const ParamDecl& p);
+// holds; nullptr for None, a number, or another kind. (Inline: the interpreter's generic steps
+// call it for every parameter of every instruction.)
+inline const Tensor* tensor_param(const void* op, const ParamDecl& p) {
+  switch (p.kind) {
+    case Kind::tensor: return &InstrDecl::get<Tensor>(op, p);
+    case Kind::opt_tensor: {
+      const auto& o = InstrDecl::get<std::optional<Tensor>>(op, p);
+      return o ? &*o : nullptr;
+    }
+    case Kind::operand: return InstrDecl::get<Operand>(op, p).tile_ptr();
+    default: return nullptr;
+  }
+}
 template <class O>
 const InstrDecl& decl_of() {
   return decl(OpKindOf<O>::value);
