@@ -485,7 +485,7 @@ Tensor Tensor::index_dynamic(int dim, const RegRef& reg, int64_t size) const {
   return r;
 }
 
-std::optional<Tensor> Tensor::moved(int64_t value) const {
+std::optional<Tensor> Tensor::shifted(int64_t value) const {
   const DynamicOffset& dy = *dyn_;
   if (dy.max_value >= 0 && (value < 0 || value > dy.max_value)) return std::nullopt;
   if (value < -(int64_t{1} << 40) || value > (int64_t{1} << 40)) return std::nullopt;
@@ -502,27 +502,19 @@ std::optional<Tensor> Tensor::moved(int64_t value) const {
   } else {
     r.offset_ += delta;
   }
-  if (!r.in_bounds()) return std::nullopt;
+  return r;
+}
+
+std::optional<Tensor> Tensor::moved(int64_t value) const {
+  std::optional<Tensor> r = shifted(value);
+  if (!r || !r->in_bounds()) return std::nullopt;
   return r;
 }
 
 std::optional<Tensor> Tensor::moved_rows(int64_t value, int64_t* first, int64_t* count) const {
-  const DynamicOffset& dy = *dyn_;
-  if (dy.max_value >= 0 && (value < 0 || value > dy.max_value)) return std::nullopt;
-  if (value < -(int64_t{1} << 40) || value > (int64_t{1} << 40)) return std::nullopt;
-  Tensor r = without_dynamic();
-  const int64_t delta = value * dy.multiplier;
-  if (dy.on_partitions) {
-    r.part_ += delta;
-  } else if (on_chip()) {
-    const int64_t F = base_free_elements();
-    const int64_t flat = part_ * F + offset_ + delta;
-    if (flat < 0) return std::nullopt;
-    r.part_ = flat / F;
-    r.offset_ = flat % F;
-  } else {
-    r.offset_ += delta;
-  }
+  const std::optional<Tensor> shifted_view = shifted(value);
+  if (!shifted_view) return std::nullopt;
+  const Tensor& r = *shifted_view;
   int64_t f = -1, n = 0;
   for (int64_t i = 0; i < r.dims_[0].count; ++i) {
     Tensor row = r;

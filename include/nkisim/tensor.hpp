@@ -151,6 +151,9 @@ class Tensor {
   int64_t base_free_elements() const;
 
  private:
+  // The view with its scalar offset applied (value x multiplier elements), not bounds-checked;
+  // nullopt when the value is out of the offset's range.
+  std::optional<Tensor> shifted(int64_t value) const;
   void check_bounds(const char* what) const;
   void check_view_size(const char* what) const;
   bool contiguous_free() const;  // free dims are row-major contiguous from offset
