@@ -69,6 +69,14 @@ void Check::not_packed(std::string_view operand, const Tensor& t) const {
                       "consumed by nc_matmul_mx)");
 }
 
+void Check::second_input(std::string_view operand, const Tensor& t, std::string_view ref_name,
+                         const Tensor& ref) const {
+  not_packed(operand, t);
+  same_layout(operand, t, ref_name, ref);
+  if (t.buffer() == Buffer::psum && ref.buffer() == Buffer::psum)
+    fail(operand, std::string(ref_name) + " and " + std::string(operand) + " cannot both be in psum");
+}
+
 void Check::scalar_or_vector(std::string_view operand, const Operand& o, int64_t partitions,
                              bool float32_only, const Interpreter& in) const {
   if (!o.present || !o.tile) return;
@@ -292,6 +300,18 @@ WrittenState written_state(const Rows& d) {
     any_unwritten = ones < n;
   }
   return any_written ? (any_unwritten ? WrittenState::some : WrittenState::all) : WrittenState::none;
+}
+
+void store_psum(const Rows& d, WrittenState w, float* R) {
+  const int64_t M = d.nrows, N = d.ncols;
+  if (w != WrittenState::none) {  // bf16 PSUM, or a partly written region: combine per element
+    Scratch<float> old(M * N);
+    load<float>(d, 0, M, 0, N, old);
+    Scratch<uint8_t> wr(static_cast<size_t>(M * N));
+    load_written(d, 0, M, 0, N, wr);
+    for (int64_t i = 0; i < M * N; ++i) R[i] += wr[i] ? old[i] : 0.f;
+  }
+  store<float>(d, 0, M, 0, N, R);
 }
 
 void load_written(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, uint8_t* out) {

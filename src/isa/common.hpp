@@ -51,6 +51,10 @@ struct Check {
                    const Tensor& ref) const;
   void writable(std::string_view operand, const Tensor& t) const;
   void not_packed(std::string_view operand, const Tensor& t) const;
+  // A second input read element for element with `ref`: not packed, the same layout as ref, and
+  // not both in PSUM.
+  void second_input(std::string_view operand, const Tensor& t, std::string_view ref_name,
+                    const Tensor& ref) const;
   // A scalar, or a (P, 1) tile on SBUF/PSUM matching `partitions`, optionally float32 only.
   void scalar_or_vector(std::string_view operand, const Operand& o, int64_t partitions,
                         bool float32_only, const Interpreter& in) const;
@@ -94,6 +98,10 @@ void store(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, const 
 // Whether the elements of a (PSUM) view were written before: accumulate=None decides on this.
 enum class WrittenState { none, some, all };
 WrittenState written_state(const Rows& d);
+
+// Store an M x N block of matmul results R into PSUM view d: where d was written before (w),
+// the old value is added first (accumulation), element by element when only some was written.
+void store_psum(const Rows& d, WrittenState w, float* R);
 
 // A view as one flat row (every dim, partition dim included, in row-major order): for DMA.
 Rows flat_of(const Tensor& t);

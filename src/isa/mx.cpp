@@ -333,15 +333,7 @@ void execute(MatmulMxOp& op, Interpreter&) {
   } else {
     gemm(0, N);
   }
-  if (in_place) return;
-  if (w != WrittenState::none) {  // bf16 PSUM, or a partly written region: combine per element
-    Scratch<float> old(M * N);
-    load<float>(d, 0, M, 0, N, old);
-    Scratch<uint8_t> wr(static_cast<size_t>(M * N));
-    load_written(d, 0, M, 0, N, wr);
-    for (int64_t i = 0; i < M * N; ++i) R[i] += wr[i] ? old[i] : 0.f;
-  }
-  store<float>(d, 0, M, 0, N, R);
+  if (!in_place) store_psum(d, w, R);
 }
 
 }  // namespace nkisim

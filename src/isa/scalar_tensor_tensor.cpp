@@ -19,10 +19,7 @@ void require_arith(const Check& c, const char* param, AluOp op, bool allow_unary
 void validate(const ScalarTensorTensorOp& op, const Interpreter& in) {
   const Check c{"scalar_tensor_tensor"};
   c.elementwise(op.dst, "data", op.data, kOnChip, in);
-  c.not_packed("operand1", op.operand1);
-  c.same_layout("operand1", op.operand1, "data", op.data);
-  NKISIM_REQUIRE(c, !(op.data.buffer() == Buffer::psum && op.operand1.buffer() == Buffer::psum),
-                 "operand1", "data and operand1 cannot both be in psum");
+  c.second_input("operand1", op.operand1, "data", op.data);
   require_arith(c, "op0", op.op0, true);
   require_arith(c, "op1", op.op1, true);
   NKISIM_REQUIRE(c, op.operand0.present || alu_is_unary(op.op0), "operand0",

@@ -20,10 +20,7 @@ void require_binary_arith(const Check& c, const char* param, AluOp op) {
 void validate(const TensorTensorScanOp& op, const Interpreter& in) {
   const Check c{"tensor_tensor_scan"};
   c.elementwise(op.dst, "data0", op.data0, kOnChip, in);
-  c.not_packed("data1", op.data1);
-  c.same_layout("data1", op.data1, "data0", op.data0);
-  NKISIM_REQUIRE(c, !(op.data0.buffer() == Buffer::psum && op.data1.buffer() == Buffer::psum),
-                 "data1", "data0 and data1 cannot both be in psum");
+  c.second_input("data1", op.data1, "data0", op.data0);
   require_binary_arith(c, "op0", op.op0);
   require_binary_arith(c, "op1", op.op1);
   NKISIM_REQUIRE(c, op.initial.present, "initial",

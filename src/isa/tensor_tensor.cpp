@@ -23,11 +23,8 @@ void validate(const TensorTensorOp& op, const Interpreter& in) {
   const bool gpsimd = op.engine == Engine::gpsimd || op.op == AluOp::power;
   const unsigned on_chip = gpsimd ? kSbuf : kOnChip;
   c.buffer_in("data2", op.data2, on_chip, in);
-  c.not_packed("data2", op.data2);
-  c.same_layout("data2", op.data2, "data1", op.data1);
+  c.second_input("data2", op.data2, "data1", op.data1);
   c.elementwise(op.dst, "data1", op.data1, on_chip, in);
-  NKISIM_REQUIRE(c, !(op.data1.buffer() == Buffer::psum && op.data2.buffer() == Buffer::psum),
-                 "data2", "data1 and data2 cannot both be in psum");
   NKISIM_REQUIRE(c, op.op != AluOp::none && !alu_is_unary(op.op), "op",
             "must be a binary ALU operator such as nl.add or nl.maximum, found " +
                 std::string(alu_name(op.op)));
