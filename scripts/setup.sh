@@ -29,7 +29,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 VPY=.venv/bin/python
 "$VPY" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-"$VPY" -m pip install -q --disable-pip-version-check numpy ml_dtypes pytest scikit-build-core pybind11 cmake ninja
+"$VPY" -m pip install -q --disable-pip-version-check numpy "ml_dtypes<0.7" pytest scikit-build-core pybind11 cmake ninja
 
 echo "== building the C++ library and tests (build/cpp)"
 cmake -S . -B build/cpp -G Ninja -DCMAKE_BUILD_TYPE=Release -DNKISIM_TESTS=ON >/dev/null
