@@ -4,7 +4,6 @@
 // enum members / values / names), the run on the calling thread's interpreter, and the
 // translation of errors (with the kernel line, looked up only when something went wrong).
 #include <type_traits>
-#include <unordered_map>
 
 #include "common.hpp"
 
@@ -14,9 +13,43 @@ namespace {
 
 constexpr size_t kMaxParams = 24;
 
+// Python object (by identity) -> id: open addressing over a power-of-two table, so a lookup on
+// the per-instruction path is a multiply and a compare or two (no division, no node chasing).
+class PtrMap {
+ public:
+  void set(PyObject* o, int v) {
+    size_t i = slot(o);
+    while (keys_[i] != nullptr && keys_[i] != o) i = (i + 1) & (kSlots - 1);
+    if (keys_[i] == nullptr) {
+      if (entries_.size() * 2 >= kSlots) throw std::logic_error("nkisim: operator table full");
+      entries_.emplace_back(o, v);
+    }
+    keys_[i] = o;
+    vals_[i] = v;
+    for (auto& e : entries_)
+      if (e.first == o) e.second = v;
+  }
+  const int* find(PyObject* o) const {
+    for (size_t i = slot(o); keys_[i] != nullptr; i = (i + 1) & (kSlots - 1))
+      if (keys_[i] == o) return &vals_[i];
+    return nullptr;
+  }
+  auto begin() const { return entries_.begin(); }
+  auto end() const { return entries_.end(); }
+
+ private:
+  static constexpr size_t kSlots = 256;
+  static size_t slot(PyObject* o) {
+    return static_cast<size_t>((reinterpret_cast<uintptr_t>(o) >> 4) * 0x9E3779B97F4A7C15ull >> 56);
+  }
+  PyObject* keys_[kSlots] = {};
+  int vals_[kSlots] = {};
+  std::vector<std::pair<PyObject*, int>> entries_;  // for reverse lookups (id -> object)
+};
+
 struct Registry {
   PyTypeObject* tensor_type = nullptr;
-  std::unordered_map<PyObject*, int> alu, act;  // nl function -> AluOp / ActFn
+  PtrMap alu, act;  // nl function -> AluOp / ActFn
   std::vector<std::pair<PyObject*, int>> members[static_cast<int>(EnumId::count_)];
   PyObject* np_floating = nullptr;
   PyObject* np_integer = nullptr;
@@ -208,20 +241,20 @@ void convert(const InstrDecl& d, const ParamDecl& p, PyObject* o, void* op) {
         out = AluOp::none;
         return;
       }
-      auto it = reg().alu.find(o);
-      if (it == reg().alu.end())
+      const int* id = reg().alu.find(o);
+      if (id == nullptr)
         throw ValidationError("nki.isa." + std::string(d.name) + ": " + std::string(p.name) + ": " +
                               op_repr(o) + " is not an ALU operator; use one of " + operator_names(false));
-      out = static_cast<AluOp>(it->second);
+      out = static_cast<AluOp>(*id);
       return;
     }
     case Kind::act: {
-      auto it = reg().act.find(o);
-      if (it == reg().act.end())
+      const int* id = reg().act.find(o);
+      if (id == nullptr)
         throw ValidationError("nki.isa." + std::string(d.name) + ": " + std::string(p.name) + ": " +
                               op_repr(o) + " is not an activation function; use one of " +
                               operator_names(true));
-      InstrDecl::get<ActFn>(op, p) = static_cast<ActFn>(it->second);
+      InstrDecl::get<ActFn>(op, p) = static_cast<ActFn>(*id);
       return;
     }
     case Kind::enum_:
@@ -698,12 +731,12 @@ void bind_instructions(py::module_& m) {
     for (auto [k, v] : alu) {
       const std::string n = py::str(k);
       for (int i = 1; i < static_cast<int>(AluOp::count_); ++i)
-        if (alu_name(static_cast<AluOp>(i)) == n) reg().alu[v.inc_ref().ptr()] = i;
+        if (alu_name(static_cast<AluOp>(i)) == n) reg().alu.set(v.inc_ref().ptr(), i);
     }
     for (auto [k, v] : act) {
       const std::string n = py::str(k);
       for (int i = 0; i < static_cast<int>(ActFn::count_); ++i)
-        if (act_name(static_cast<ActFn>(i)) == n) reg().act[v.inc_ref().ptr()] = i;
+        if (act_name(static_cast<ActFn>(i)) == n) reg().act.set(v.inc_ref().ptr(), i);
     }
   }, "Map nki.language functions (by identity) to ALU operators and activation functions.");
 }

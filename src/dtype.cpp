@@ -40,10 +40,8 @@ namespace nkisim {
 // DType table
 // ------------------------------------------------------------------------------------------------
 
-namespace {
-
 //                              name                size  float  int    signed packed
-constexpr std::array<DTypeInfo, kNumDTypes> kInfo = {{
+const DTypeInfo kDTypeInfo[kNumDTypes] = {
     {"bool", 1, false, true, false, false},
     {"int8", 1, false, true, true, false},
     {"int16", 2, false, true, true, false},
@@ -61,24 +59,20 @@ constexpr std::array<DTypeInfo, kNumDTypes> kInfo = {{
     {"float8_e5m2_x4", 4, true, false, true, true},
     {"float8_e4m3fn_x4", 4, true, false, true, true},
     {"float4_e2m1fn_x4", 2, true, false, true, true},
-}};
+};
 
-}  // namespace
-
-const DTypeInfo& info(DType t) {
-  const auto i = static_cast<size_t>(t);
-  if (i >= kInfo.size()) throw ValidationError("invalid dtype id " + std::to_string(i));
-  return kInfo[i];
+void invalid_dtype(DType t) {
+  throw ValidationError("invalid dtype id " + std::to_string(static_cast<size_t>(t)));
 }
 
 DType dtype_from_name(std::string_view name) {
-  for (size_t i = 0; i < kInfo.size(); ++i)
-    if (kInfo[i].name == name) return static_cast<DType>(i);
+  for (size_t i = 0; i < static_cast<size_t>(kNumDTypes); ++i)
+    if (kDTypeInfo[i].name == name) return static_cast<DType>(i);
   if (name == "bool_") return DType::bool_;  // the Python attribute name nl.bool_
   std::string msg = "unknown dtype '" + std::string(name) + "'; expected one of ";
-  for (size_t i = 0; i < kInfo.size(); ++i) {
+  for (size_t i = 0; i < static_cast<size_t>(kNumDTypes); ++i) {
     if (i) msg += ", ";
-    msg += kInfo[i].name;
+    msg += kDTypeInfo[i].name;
   }
   throw ValidationError(msg);
 }

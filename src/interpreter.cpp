@@ -17,7 +17,7 @@
 namespace nkisim {
 
 namespace {
-thread_local Interpreter* g_current = nullptr;
+thread_local Interpreter* g_current __attribute__((tls_model("initial-exec"))) = nullptr;
 std::atomic<uint64_t> g_epoch{1};
 
 std::string buffers_text(unsigned allowed) {

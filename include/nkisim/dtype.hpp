@@ -43,7 +43,14 @@ struct DTypeInfo {
   bool is_packed;         // the x4 microscaling containers: not convertible, raw copies only
 };
 
-const DTypeInfo& info(DType t);
+extern const DTypeInfo kDTypeInfo[kNumDTypes];
+[[noreturn]] void invalid_dtype(DType t);  // throws ValidationError
+// Inline: dtype facts are read on every instruction's path.
+inline const DTypeInfo& info(DType t) {
+  const auto i = static_cast<size_t>(t);
+  if (i >= static_cast<size_t>(kNumDTypes)) [[unlikely]] invalid_dtype(t);
+  return kDTypeInfo[i];
+}
 inline std::string_view name(DType t) { return info(t).name; }
 inline size_t size_of(DType t) { return info(t).size; }
 inline bool is_float(DType t) { return info(t).is_float; }

@@ -93,12 +93,82 @@ void alu_rows(AluOp op, const Block& o, const Block& a, const float* per_row, bo
       float* out = o.row(r);
       const float* x = a.row(r);
       const float s = per_row[r];
-      if (reverse)
+      if (out == x) {  // in place: one pointer, so no overlap test per row
+        if (reverse)
+          for (int64_t c = 0; c < o.nc; ++c) out[c] = f(s, out[c]);
+        else
+          for (int64_t c = 0; c < o.nc; ++c) out[c] = f(out[c], s);
+      } else if (reverse) {
         for (int64_t c = 0; c < o.nc; ++c) out[c] = f(s, x[c]);
-      else
+      } else {
         for (int64_t c = 0; c < o.nc; ++c) out[c] = f(x[c], s);
+      }
     }
   });
+}
+
+// The two-operator pairs fused into one pass (tensor_scalar, activation's scale/bias): each
+// element is loaded, put through op0 and op1 and stored once. Both results are rounded to fp32
+// exactly as two passes would (no multiply-add contraction: the attribute below), so the fused and
+// the two-pass paths agree bit for bit.
+namespace {
+template <class Fn>
+bool with_fusable_op(AluOp op, bool reverse, Fn&& fn) {
+  switch (op) {
+    case AluOp::add: fn([](float a, float b) { return a + b; }); return true;
+    case AluOp::multiply: fn([](float a, float b) { return a * b; }); return true;
+    case AluOp::subtract:
+      if (reverse) fn([](float a, float b) { return b - a; });
+      else fn([](float a, float b) { return a - b; });
+      return true;
+    case AluOp::maximum:  // not symmetric for NaN: reversed forms take the two-pass path
+      if (reverse) return false;
+      fn([](float a, float b) { return a > b ? a : b; });
+      return true;
+    case AluOp::minimum:
+      if (reverse) return false;
+      fn([](float a, float b) { return a < b ? a : b; });
+      return true;
+    default: return false;
+  }
+}
+
+template <class F0, class F1>
+__attribute__((optimize("fp-contract=off"))) void fused_rows(F0 f0, F1 f1, const Block& o,
+                                                             const Block& x, const float* s0,
+                                                             const float* s1) {
+  if (o.nc == 1) {  // a column (one element per partition): one strided loop
+    for (int64_t r = 0; r < o.nr; ++r) o.p[r * o.ld] = f1(f0(x.p[r * x.ld], s0[r]), s1[r]);
+    return;
+  }
+  for (int64_t r = 0; r < o.nr; ++r) {
+    const float a = s0[r], b = s1[r];
+    float* out = o.row(r);
+    const float* in = x.row(r);
+    if (out == in) {  // in place: one pointer, so no overlap test per row
+      for (int64_t c = 0; c < o.nc; ++c) out[c] = f1(f0(out[c], a), b);
+    } else {          // distinct rows never overlap (dst_direct)
+      float* __restrict__ w = out;
+      const float* __restrict__ v = in;
+      for (int64_t c = 0; c < o.nc; ++c) w[c] = f1(f0(v[c], a), b);
+    }
+  }
+}
+}  // namespace
+
+void alu_rows2(AluOp op0, const float* s0, bool rev0, AluOp op1, const float* s1, bool rev1,
+               const Block& o, const Block& x) {
+  bool done = false;
+  if (op1 != AluOp::none)
+    with_fusable_op(op0, rev0, [&](auto f0) {
+      with_fusable_op(op1, rev1, [&](auto f1) {
+        fused_rows(f0, f1, o, x, s0, s1);
+        done = true;
+      });
+    });
+  if (done) return;
+  alu_rows(op0, o, x, s0, rev0);
+  if (op1 != AluOp::none) alu_rows(op1, o, o, s1, rev1);
 }
 
 void row_sums(const Block& x, float* out) {

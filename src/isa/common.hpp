@@ -179,6 +179,11 @@ void apply_operand(AluOp op, const Operand& o, bool reverse, const Block& out, c
                    int64_t r0);
 
 // ---------------------------------------------------------------- math
+// o = (x op0 s0[r]) op1 s1[r] on every row r (reverse: s op x); op1 may be none. The common
+// pairs (add, subtract, multiply, maximum, minimum) run in one pass, the others in two; the
+// results are the same, each op rounded to fp32.
+void alu_rows2(AluOp op0, const float* s0, bool rev0, AluOp op1, const float* s1, bool rev1,
+               const Block& o, const Block& x);
 // o = a op b element-wise (o may alias a or b, element for element). Unary ops ignore b.
 void alu_binary(AluOp op, const Block& o, const Block& a, const Block& b);
 void alu_binary(AluOp op, int64_t* o, const int64_t* a, const int64_t* b, int64_t n);

@@ -74,11 +74,15 @@ void execute(TensorScalarOp& op, Interpreter&) {
       apply_int(op.op0, op.operand0, op.reverse0, x, r0, nr, n / nr);
       if (op.op1 != AluOp::none) apply_int(op.op1, op.operand1, op.reverse1, x, r0, nr, n / nr);
     });
-  else
+  else {
+    // The operands' per-partition values, read once for every block.
+    Scratch<float> s(2 * static_cast<size_t>(d.nrows));
+    operand_rows(op.operand0, 0, d.nrows, s);
+    if (op.op1 != AluOp::none) operand_rows(op.operand1, 0, d.nrows, s + d.nrows);
     elementwise_f32<1>(d, {&a}, [&](const Block& out, const Block* in, int64_t r0) {
-      apply_operand(op.op0, op.operand0, op.reverse0, out, in[0], r0);
-      if (op.op1 != AluOp::none) apply_operand(op.op1, op.operand1, op.reverse1, out, out, r0);
+      alu_rows2(op.op0, s + r0, op.reverse0, op.op1, s + d.nrows + r0, op.reverse1, out, in[0]);
     });
+  }
 }
 
 }  // namespace nkisim

@@ -287,3 +287,31 @@ def test_numpy_scalar_operands(rng):
     assert_equal(out, a * np.float32(1.5) + np.float32(2))
     out = run(ts(nl.float32, nl.add, np.float64(0.1)), a)
     assert_equal(out, a + np.float32(0.1))
+
+
+FUSED = ["add", "subtract", "multiply", "maximum", "minimum"]
+
+
+@pytest.mark.parametrize("op0", FUSED)
+@pytest.mark.parametrize("op1", FUSED)
+@pytest.mark.parametrize("shape", [(128, 64), (128, 1), (7, 33)], ids=str)
+def test_two_ops_round_each_step_in_fp32(rng, op0, op1, shape):
+    """The common (op0, op1) pairs run in one pass: each op must still round to fp32 on its own
+    (no fused multiply-add), for wide rows, one-element rows, in place and with reversed forms."""
+    a = random(rng, shape, F32, lo=-3, hi=3)
+    v = random(rng, (shape[0], 1), F32, lo=0.5, hi=2)
+    s = np.float32(1.0 / 3.0)   # inexact: a*s + t differs from fma(a, s, t) in the last bit
+    rev0, rev1 = op0 == "subtract", op1 == "subtract"
+
+    def body(x, vec):
+        o = sbuf(shape, nl.float32)
+        nisa.tensor_scalar(o, x, getattr(nl, op0), s, reverse0=rev0, op1=getattr(nl, op1),
+                           operand1=vec, reverse1=rev1)
+        nisa.tensor_scalar(x, x, getattr(nl, op0), vec, reverse0=False, op1=getattr(nl, op1),
+                           operand1=s, reverse1=False)          # in place, tile operand first
+        return o, x
+    out, inplace = run(body, a, v)
+    t = BINARY[op0](s, a) if rev0 else BINARY[op0](a, s)
+    expected = BINARY[op1](v, t) if rev1 else BINARY[op1](t, v)
+    assert_equal(out, expected)
+    assert_equal(inplace, BINARY[op1](BINARY[op0](a, v), s))
