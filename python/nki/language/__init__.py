@@ -142,21 +142,30 @@ class _DynSlice:
         self.reg, self.size = reg, size
 
 
+def _getitem_dynamic(self, key, items, i):
+    ell = [j for j, k in enumerate(items) if k is Ellipsis]
+    dim = i if not ell or ell[0] > i else self.ndim - (len(items) - i)
+    d = items[i]
+    view = self._index_dynamic(dim, d.reg, d.size)
+    rest = items[:i] + (slice(None),) + items[i + 1:]
+    return _getitem_core(view, rest if isinstance(key, tuple) else rest[0])
+
+
 def _getitem(self, key):
+    # The hot path of every kernel (t[i], t[a:b, c:d]): no allocation, one C++ call.
     try:
-        items = key if isinstance(key, tuple) else (key,)
-        dyn = [i for i, k in enumerate(items) if isinstance(k, _DynSlice)]
-        if dyn:
-            if len(dyn) > 1:
-                _errors.fail(_Unsupported, "one nl.ds(register, size) per index is supported")
-            i = dyn[0]
-            ell = [j for j, k in enumerate(items) if k is Ellipsis]
-            dim = i if not ell or ell[0] > i else self.ndim - (len(items) - i)
-            d = items[i]
-            view = self._index_dynamic(dim, d.reg, d.size)
-            rest = items[:i] + (slice(None),) + items[i + 1:]
-            return NkiTensor._getitem_core(view, rest if isinstance(key, tuple) else rest[0])
-        return NkiTensor._getitem_core(self, key)
+        if type(key) is tuple:
+            dyn = -1
+            for i, k in enumerate(key):
+                if type(k) is _DynSlice:
+                    if dyn >= 0:
+                        _errors.fail(_Unsupported, "one nl.ds(register, size) per index is supported")
+                    dyn = i
+            if dyn >= 0:
+                return _getitem_dynamic(self, key, key, dyn)
+        elif type(key) is _DynSlice:
+            return _getitem_dynamic(self, key, (key,), 0)
+        return _getitem_core(self, key)
     except _errors.ERRORS as e:
         _errors.reraise(e)
     except TypeError as e:
@@ -173,6 +182,7 @@ def _setitem(self, key, value):
 NkiTensor._setitem_core = NkiTensor.__setitem__
 NkiTensor.__setitem__ = _setitem
 NkiTensor._getitem_core = NkiTensor.__getitem__
+_getitem_core = NkiTensor.__getitem__
 NkiTensor._reshape_core = NkiTensor.reshape
 NkiTensor.__getitem__ = _getitem
 NkiTensor.reshape = _reshape
