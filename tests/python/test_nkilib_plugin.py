@@ -93,12 +93,33 @@ HARNESS_UTILS = {
             return nki.cpu_simulate(kernel)[lnc](**inputs)
     """,
     "test_orchestrator.py": """
+        import os
+        import numpy as np
         from .perf_analysis_private import analyze_trace
         from .scripts.remote_lock_scripts import LockResult, LockStatus
 
+        INF_ARTIFACT_DIR_NAME = "infer_result"
+
+        class InferenceException(Exception):
+            pass
+
+        def normalize_golden_output(golden, rank_id=0):
+            return golden.for_rank(rank_id) if hasattr(golden, "for_rank") else golden
+
         class Orchestrator:
+            def __init__(self, out_dir=None):
+                self.fs_config = type("FS", (), {"artifacts_output_directory_path": out_dir})()
+
             def rename_outputs(self):
                 return self._compiled_kernel  # only compilation sets it (2.29 harness bug)
+
+            def _run_simulator_inference(self, ka):  # the 2.29 step: one input dict, one rank
+                return ("single", ka.kernel_input)
+
+            def __dump_tensors__(self, target_directory, tensors, name_fn):
+                os.makedirs(target_directory, exist_ok=True)
+                for k, v in tensors.items():
+                    np.save(os.path.join(target_directory, name_fn(k) + ".npy"), v)
     """,
 }
 
@@ -137,6 +158,57 @@ HARNESS_TEST = """
 """
 
 
+HARNESS_COLLECTIVE_TEST = """
+    import os
+    import types
+    import numpy as np
+    import nki.collectives as ncc
+    import nki.isa as nisa
+    import nki.language as nl
+    from .utils.test_orchestrator import Orchestrator
+
+    def gather_kernel(x, tag):
+        # every rank gets the rows of all ranks, then adds its own rank id
+        group = ncc.ReplicaGroup([[0, 1, 2]])
+        out = nl.ndarray((3 * x.shape[0], x.shape[1]), dtype=x.dtype, buffer=nl.shared_hbm)
+        ncc.all_gather(srcs=[x], dsts=[out], replica_group=group, collective_dim=0)
+        t = nl.ndarray(out.shape, dtype=nl.float32, buffer=nl.sbuf)
+        nisa.dma_copy(dst=t, src=out)
+        nisa.tensor_scalar(dst=t, data=t, op0=nl.add, operand0=float(tag))
+        res = nl.ndarray(out.shape, dtype=nl.float32, buffer=nl.shared_hbm)
+        nisa.dma_copy(dst=res, src=t)
+        return res
+
+    class PerRank:  # the shape of nki-library's PerRankLazyInputGenerator / golden generator
+        def __init__(self, f):
+            self.f = f
+
+        def for_rank(self, rank_id):
+            return self.f(rank_id)
+
+    def test_collective_ranks_write_one_output_dir_per_rank(tmp_path):
+        xs = [np.full((4, 8), r + 1, np.float32) for r in range(3)]
+        ka = types.SimpleNamespace(
+            kernel_func=gather_kernel,
+            kernel_input=PerRank(lambda rank_id: {"x": xs[rank_id], "tag": 10 * rank_id}),
+            compiler_input=types.SimpleNamespace(
+                logical_nc_config=1,
+                platform_target=types.SimpleNamespace(get_nc_gen=lambda: "gen3")),
+            inference_args=types.SimpleNamespace(collective_ranks=3),
+            validation_args=types.SimpleNamespace(golden_output=PerRank(
+                lambda rank_id: {"y": np.zeros((12, 8), np.float32)})))
+        base = Orchestrator(str(tmp_path))._run_simulator_inference(ka)
+        for r in range(3):
+            y = np.load(os.path.join(base, f"output_worker_{r}", "y.npy"))
+            np.testing.assert_array_equal(y, np.concatenate(xs) + 10 * r)
+
+    def test_single_rank_tests_keep_the_harness_path():
+        ka = types.SimpleNamespace(kernel_input={"x": 1},
+                                   inference_args=types.SimpleNamespace(collective_ranks=1))
+        assert Orchestrator()._run_simulator_inference(ka) == ("single", {"x": 1})
+"""
+
+
 def test_plugin_runs_a_miniature_harness_with_the_library_layout(tmp_path):
     pkg = tmp_path / "test"
     (pkg / "utils").mkdir(parents=True)
@@ -144,9 +216,11 @@ def test_plugin_runs_a_miniature_harness_with_the_library_layout(tmp_path):
     for name, body in HARNESS_UTILS.items():
         (pkg / "utils" / name).write_text(textwrap.dedent(body))
     (pkg / "test_harness.py").write_text(textwrap.dedent(HARNESS_TEST))
+    (pkg / "test_collective.py").write_text(textwrap.dedent(HARNESS_COLLECTIVE_TEST))
     out = _child(None, cwd=tmp_path, args=["-m", "pytest", "-q", "-p", "nki.testing.nkilib", "-p",
-                                           "no:cacheprovider", "test/test_harness.py"])
-    assert "2 passed" in out
+                                           "no:cacheprovider", "test/test_harness.py",
+                                           "test/test_collective.py"])
+    assert "4 passed" in out
 
 
 # ---------------------------------------------------------------- the real library (optional)

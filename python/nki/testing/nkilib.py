@@ -21,6 +21,10 @@ Loading the plugin (before nki-library's conftest runs) makes the harness find n
   `LockResult`, used only to lock remote hardware hosts).
 - The 2.29 harness reads `Orchestrator._compiled_kernel`, which only its compilation step sets;
   the plugin gives the class a `None` default so simulation mode does not fail on it.
+- The 2.29 simulation step passes the kernel one input dict, so collective tests (per-rank
+  inputs, `collective_ranks` > 1) cannot run there. The plugin runs them as that many ranks on
+  nkisim's launcher (nki.simulate(..., ranks=N)) and writes each rank's outputs where the
+  harness's validator reads them on hardware (`output_worker_<rank>/`).
 - Tests marked `trace_only` / `compile_only` (23 in test_tensor_view.py) would go to the NKI
   compiler's tracer (`nki.compiler.frontend`, part of neuronx-cc) even in simulation mode; when
   that is not installed the plugin drops the marker so they run on the simulator instead.
@@ -240,12 +244,73 @@ def install():
 
 
 def _patch_orchestrator():
-    """Give nki-library's Orchestrator a `_compiled_kernel = None` default (2.29 harness bug)."""
+    """Give nki-library's Orchestrator a `_compiled_kernel = None` default (2.29 harness bug), and
+    a simulation step that runs collective tests on every rank."""
     for name, mod in list(sys.modules.items()):
         if name.endswith("utils.test_orchestrator") and mod is not None:
             cls = getattr(mod, "Orchestrator", None)
-            if cls is not None and not hasattr(cls, "_compiled_kernel"):
+            if cls is None:
+                continue
+            if not hasattr(cls, "_compiled_kernel"):
                 cls._compiled_kernel = None
+            step = getattr(cls, "_run_simulator_inference", None)
+            if step is not None and not getattr(step, "_nkisim_ranks", False):
+                cls._run_simulator_inference = _with_ranks(step, mod)
+
+
+def _with_ranks(single, harness):
+    """The harness's simulation step, extended to collective tests: 2.29 hands the kernel one
+    input dict (a PerRankLazyInputGenerator then fails). With `collective_ranks` = N > 1 the
+    kernel runs as N ranks (nki.simulate(kernel[lnc], ranks=N), inputs from `for_rank`) and each
+    rank's outputs go to `output_worker_<rank>/`, where the harness's validator looks for them on
+    hardware; everything else takes the harness's own path."""
+    def run(self, kernel_under_test):
+        n = int(getattr(kernel_under_test.inference_args, "collective_ranks", 1) or 1)
+        if n <= 1:
+            return single(self, kernel_under_test)
+        try:
+            return _run_ranks(self, kernel_under_test, n, harness)
+        except harness.InferenceException:
+            raise
+        except Exception as e:  # as the harness reports its own simulation failures
+            raise harness.InferenceException(str(e)) from e
+    run._nkisim_ranks = True
+    run.__doc__ = single.__doc__
+    return run
+
+
+def _run_ranks(self, ka, n, harness):
+    import numpy as np
+
+    os.environ["NKI_NC_VERSION"] = ka.compiler_input.platform_target.get_nc_gen()
+    lnc = int(ka.compiler_input.logical_nc_config or 1)
+    kernel = ka.kernel_func if isinstance(ka.kernel_func, nki.Kernel) else nki.jit(ka.kernel_func)
+    if lnc > 1:
+        kernel = kernel[lnc]
+    src = ka.kernel_input or {}
+
+    def inputs(rank):
+        d = src.for_rank(rank) if hasattr(src, "for_rank") else {
+            k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in src.items()}
+        return {k.removesuffix(".must_alias_input"): v for k, v in d.items()}
+
+    timeout = float(os.environ.get("NKI_SIM_COLLECTIVE_TIMEOUT", "120"))
+    outs = nki.simulate(kernel, ranks=n, timeout=timeout)(inputs)
+    if ka.validation_args is None:
+        raise ValueError("Simulation mode requires validation_args to verify outputs")
+    golden = ka.validation_args.golden_output
+    base = os.path.join(self.fs_config.artifacts_output_directory_path,
+                        harness.INF_ARTIFACT_DIR_NAME)
+    for rank, out in enumerate(outs):
+        want = harness.normalize_golden_output(golden, rank)
+        got = [] if out is None else list(out) if isinstance(out, (list, tuple)) else [out]
+        if len(got) != len(want):
+            raise RuntimeError(f"rank {rank}: the kernel returned {len(got)} outputs but the "
+                               f"golden has {len(want)} ({list(want)})")
+        tensors = {name: np.asarray(o, dtype=g.dtype)
+                   for (name, g), o in zip(want.items(), got)}
+        self.__dump_tensors__(os.path.join(base, f"output_worker_{rank}"), tensors, lambda x: x)
+    return base
 
 
 install()
