@@ -178,6 +178,14 @@ PYBIND11_MODULE(_core, m) {
     for (const InstrDecl* d : all_decls()) v.emplace_back(d->name);
     return v;
   });
+  m.def("prewarm_start", [] {
+    try {
+      prewarm_start(Target::from_env());
+    } catch (const std::exception&) {  // an invalid NKI_NC_VERSION is reported by the launch
+    }
+  }, "Build the first launch's interpreter and fault its SBUF in on a background thread.");
+  m.def("prewarm_wait", [] { prewarm_wait(); }, py::call_guard<py::gil_scoped_release>(),
+        "Wait for prewarm_start's thread (before fork and at exit).");
   m.def("target_info", [](const std::string& n) {
     const Target& t = n.empty() ? Target::from_env() : Target::from_name(n);
     py::dict d;
