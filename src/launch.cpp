@@ -22,16 +22,27 @@ Pool& pool() {
   return *p;
 }
 
+std::shared_ptr<Interpreter> from_pool(const Target& t, int core, int n) {
+  Pool& p = pool();
+  std::lock_guard<std::mutex> g(p.mu);
+  auto& v = p.idle[{t.version(), core, n}];
+  while (!v.empty()) {
+    auto in = std::move(v.back());
+    v.pop_back();
+    if (in->reset()) return in;  // no tensor of an earlier launch is alive in its memory
+  }
+  return nullptr;
+}
+
+bool prewarming(const Target& t);
+
 std::shared_ptr<Interpreter> acquire(const Target& t, int core, int n) {
-  {
-    Pool& p = pool();
-    std::lock_guard<std::mutex> g(p.mu);
-    auto& v = p.idle[{t.version(), core, n}];
-    while (!v.empty()) {
-      auto in = std::move(v.back());
-      v.pop_back();
-      if (in->reset()) return in;  // no tensor of an earlier launch is alive in its memory
-    }
+  if (auto in = from_pool(t, core, n)) return in;
+  // The interpreter being prewarmed is this one: finishing its page faults is cheaper than
+  // making another and faulting both at once.
+  if (core == 0 && n == 1 && prewarming(t)) {
+    prewarm_wait();
+    if (auto in = from_pool(t, core, n)) return in;
   }
   return std::make_shared<Interpreter>(t, core, n);
 }
@@ -47,6 +58,8 @@ struct Prewarm {
   std::mutex mu;
   std::thread thread;
   bool started = false;
+  std::atomic<bool> running{false};
+  const Target* target = nullptr;
 };
 Prewarm& prewarm_state() {
   static Prewarm* p = new Prewarm();  // lives for the process
@@ -285,7 +298,9 @@ void prewarm_start(const Target& target) {
   std::lock_guard<std::mutex> g(p.mu);
   if (p.started) return;  // once per process
   p.started = true;
-  p.thread = std::thread([&target] {
+  p.target = &target;
+  p.running = true;
+  p.thread = std::thread([&target, &p] {
     try {
       auto in = std::make_shared<Interpreter>(target, 0, 1);
       Memory& m = in->sbuf();
@@ -298,8 +313,16 @@ void prewarm_start(const Target& target) {
     } catch (...) {
       // Out of memory or the like: the first launch simply pays the cost itself.
     }
+    p.running = false;
   });
 }
+
+namespace {
+bool prewarming(const Target& t) {
+  Prewarm& p = prewarm_state();
+  return p.running.load() && p.target != nullptr && p.target->version() == t.version();
+}
+}  // namespace
 
 void prewarm_wait() {
   Prewarm& p = prewarm_state();
