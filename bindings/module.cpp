@@ -186,6 +186,8 @@ PYBIND11_MODULE(_core, m) {
   }, "Build the first launch's interpreter and fault its SBUF in on a background thread.");
   m.def("prewarm_wait", [] { prewarm_wait(); }, py::call_guard<py::gil_scoped_release>(),
         "Wait for prewarm_start's thread (before fork and at exit).");
+  m.def("prewarmed", [] { return prewarm_taken(); },
+        "Whether a launch has taken the interpreter prewarm_start built.");
   m.def("target_info", [](const std::string& n) {
     const Target& t = n.empty() ? Target::from_env() : Target::from_name(n);
     py::dict d;

@@ -35,14 +35,21 @@ std::shared_ptr<Interpreter> from_pool(const Target& t, int core, int n) {
 }
 
 bool prewarming(const Target& t);
+void note_taken(const Interpreter* in);
 
 std::shared_ptr<Interpreter> acquire(const Target& t, int core, int n) {
-  if (auto in = from_pool(t, core, n)) return in;
+  if (auto in = from_pool(t, core, n)) {
+    note_taken(in.get());
+    return in;
+  }
   // The interpreter being prewarmed is this one: finishing its page faults is cheaper than
   // making another and faulting both at once.
   if (core == 0 && n == 1 && prewarming(t)) {
     prewarm_wait();
-    if (auto in = from_pool(t, core, n)) return in;
+    if (auto in = from_pool(t, core, n)) {
+      note_taken(in.get());
+      return in;
+    }
   }
   return std::make_shared<Interpreter>(t, core, n);
 }
@@ -58,6 +65,8 @@ struct Prewarm {
   std::mutex mu;
   std::thread thread;
   bool started = false;
+  std::atomic<const Interpreter*> made{nullptr};  // the prewarmed interpreter
+  std::atomic<bool> taken{false};                 // a launch got it
   std::atomic<bool> running{false};
   const Target* target = nullptr;
 };
@@ -309,6 +318,7 @@ void prewarm_start(const Target& target) {
       // One store per 4 KiB page faults the storage in (huge pages where the kernel grants them);
       // the contents do not matter: fresh tensors are sentinel-filled or overwritten.
       for (int64_t i = 0; i < bytes; i += 4096) base[i] = std::byte{0};
+      p.made = in.get();
       give_back(std::move(in));
     } catch (...) {
       // Out of memory or the like: the first launch simply pays the cost itself.
@@ -317,10 +327,16 @@ void prewarm_start(const Target& target) {
   });
 }
 
+bool prewarm_taken() { return prewarm_state().taken.load(); }
+
 namespace {
 bool prewarming(const Target& t) {
   Prewarm& p = prewarm_state();
   return p.running.load() && p.target != nullptr && p.target->version() == t.version();
+}
+void note_taken(const Interpreter* in) {
+  Prewarm& p = prewarm_state();
+  if (in != nullptr && in == p.made.load()) p.taken = true;
 }
 }  // namespace
 

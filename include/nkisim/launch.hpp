@@ -112,5 +112,7 @@ class Launch {
 // fork and at exit). Both are cheap no-ops when there is nothing to do.
 void prewarm_start(const Target& target);
 void prewarm_wait();
+// Whether a launch has taken the prewarmed interpreter (for tests and diagnostics).
+bool prewarm_taken();
 
 }  // namespace nkisim
