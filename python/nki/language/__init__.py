@@ -107,7 +107,8 @@ def _view(self, dtype):
 
 
 def _ap(self, pattern, offset=0, scalar_offset=None, vector_offset=None, indirect_dim=0, dtype=None):
-    """An explicit access pattern [[step, num], ...] over this (base) tensor; scalar_offset (a
+    """An explicit access pattern [[step, num], ...] over this tensor's storage (on a view too: the
+    view's own layout is ignored); scalar_offset (a
     VirtualRegister or a (1, 1) int tensor) or vector_offset (a (P, 1) int SBUF tensor of row
     indices) make it dynamic: resolved and bounds-checked when an instruction runs."""
     if scalar_offset is not None and vector_offset is not None:
