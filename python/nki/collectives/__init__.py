@@ -650,8 +650,9 @@ def collective_permute_implicit_current_processing_rank_id(iteration_id, replica
 
 def rank_id():
     """The rank of the calling kernel in its launch (0..N-1 of nki.simulate(kernel, ranks=N));
-    0 in a single-rank launch."""
-    return _ranks.current()[1]
+    0 in a single-rank launch. An int that `.ap(scalar_offset=...)` also takes (0.3.0 returns a
+    register)."""
+    return _ranks.RankId(_ranks.current()[1])
 
 
 def _collective_dim(name, dim, allowed, space):
