@@ -44,10 +44,10 @@ class _Aborted(NkiCollectiveError):
 
 
 class RankId(int):
-    """The value of ncc.rank_id(): the rank as an int for Python code (comparisons, arithmetic,
-    static indexing), and also usable where 0.3.0 wants a runtime value (its rank_id() returns a
-    register; nki-library passes it as `.ap(scalar_offset=...)`): there it becomes a register of
-    the running core holding the rank."""
+    """The value of ncc.rank_id() and ncc.collective_permute_implicit_current_processing_rank_id():
+    the rank as an int for Python code (comparisons, arithmetic, static indexing), and also usable
+    where 0.3.0 wants a runtime value (both return a register in 0.3.0; nki-library passes them as
+    `.ap(scalar_offset=...)`): there it becomes a register of the running core holding the rank."""
     __slots__ = ()
 
     def __repr__(self):

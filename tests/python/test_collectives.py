@@ -597,3 +597,26 @@ def test_rank_id_as_a_scalar_offset(n):
     for r, o in enumerate(outs):
         np.testing.assert_array_equal(o, table[lookup[0, r]])
     assert ncc.rank_id() == 0 and isinstance(ncc.rank_id(), int)
+
+
+@nki.jit
+def k_ring_rows(table, rg, steps):
+    """Step i of a ring reads table[processing rank of step i] with the processing rank id as the
+    scalar_offset (nki-library's fine-grained all-gather places each received chunk this way)."""
+    _, H, W = table.shape
+    out = nl.ndarray((steps, H, W), dtype=table.dtype, buffer=nl.shared_hbm)
+    for i in range(steps):
+        rid = ncc.collective_permute_implicit_current_processing_rank_id(i, rg)
+        t = nl.ndarray((H, W), dtype=table.dtype, buffer=nl.sbuf)
+        nisa.dma_copy(dst=t, src=table.ap(pattern=[[W, H], [1, W]], offset=0, scalar_offset=rid,
+                                          indirect_dim=0))
+        nisa.dma_copy(dst=out[i], src=t)
+    return out
+
+
+def test_processing_rank_id_as_a_scalar_offset():
+    n = 4
+    table = data(1, (n, 8, 4))[0]
+    outs = run(k_ring_rows, n, lambda r: (table, world(n), n))
+    for r, o in enumerate(outs):
+        np.testing.assert_array_equal(o, table[[(r - i) % n for i in range(n)]])
