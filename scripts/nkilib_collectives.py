@@ -130,8 +130,11 @@ class Orchestrator:
             assert len(got) == len(golden), (
                 f"rank {r}: the kernel returned {len(got)} outputs, the golden has {len(golden)}")
             for (name, want), have in zip(golden.items(), got):
+                have, want = np.asarray(have), np.asarray(want)
+                if have.size == want.size:  # as the harness's validator: read in the golden's shape
+                    have = have.reshape(want.shape)
                 np.testing.assert_allclose(
-                    np.asarray(have).astype(np.float32), np.asarray(want).astype(np.float32),
+                    have.astype(np.float32), want.astype(np.float32),
                     rtol=va.relative_accuracy, atol=va.absolute_accuracy,
                     err_msg=f"rank {r} of {n}, output '{name}'")
 

@@ -251,8 +251,13 @@ void Launch::sendrecv(int program, const Tensor& src, const Tensor& dst, int sen
       if (!done) l.slots_.erase(key);
     }
   } unpost{*this, mine};
-  // Receive: wait for the peer's transfer, then copy its src into this dst.
-  wait(lk, program, what, [this, theirs] { return slots_.count(theirs) != 0; });
+  // Receive: wait for the peer's next transfer, then copy its src into this dst. A consumed slot
+  // is the peer's previous transfer, which it has not withdrawn yet (it is about to return from
+  // that call): it must not be taken again.
+  wait(lk, program, what, [this, theirs] {
+    const auto it = slots_.find(theirs);
+    return it != slots_.end() && !it->second.consumed;
+  });
   Slot& in = slots_[theirs];
   const Tensor& peer = in.src;
   if (peer.dtype() != dst.dtype() || peer.partitions() != dst.partitions() ||

@@ -351,14 +351,16 @@ Tensor Tensor::view_as(DType t) const {
 
 Tensor Tensor::ap(const std::vector<std::pair<int64_t, int64_t>>& pattern, int64_t offset,
                   std::optional<DType> dtype) const {
-  if (!is_base_)
-    throw ValidationError(".ap() on " + describe() +
-                          ": access patterns can only be taken on a tensor from nl.ndarray, a "
-                          "kernel argument, or a reshape of one, not on an indexed view");
+  // On a view (an indexed, sliced, broadcast or .ap() view) the pattern and offset still address
+  // the underlying storage: the view's own shape, steps, offset and dynamic part are ignored
+  // (0.3.0 accepts this and nki-library's TensorView.get_view relies on it; later SDK docs state
+  // the rule: ".ap is not composable", t.slice(...).ap(p) == t.ap(p)).
   if (pattern.empty() || static_cast<int>(pattern.size()) > kMaxDims)
     throw ValidationError(".ap() on " + describe() + ": the pattern needs 1 to " +
                           std::to_string(kMaxDims) + " [step, num] pairs");
   Tensor r = *this;
+  r.dyn_.reset();
+  r.unusable_.reset();
   if (dtype) r.dtype_ = *dtype;
   r.is_base_ = false;
   r.ndim_ = static_cast<int>(pattern.size());

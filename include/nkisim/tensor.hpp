@@ -109,7 +109,8 @@ class Tensor {
   Tensor index(const std::vector<IndexItem>& key) const;
   Tensor reshape(const std::vector<int64_t>& shape) const;
   Tensor view_as(DType dtype) const;
-  // .ap(pattern, offset, dtype): explicit access pattern over the base tensor (see the header).
+  // .ap(pattern, offset, dtype): explicit access pattern over the underlying storage; on a view
+  // the view's own layout (shape, steps, offset, dynamic part) is ignored.
   Tensor ap(const std::vector<std::pair<int64_t, int64_t>>& pattern, int64_t offset,
             std::optional<DType> dtype) const;
   // .ap() with a dynamic offset (issue 9): `dyn` carries scalar_offset / vector_offset.
@@ -162,7 +163,7 @@ class Tensor {
   AllocationPtr alloc_;
   DType dtype_ = DType::float32;
   int ndim_ = 0;
-  bool is_base_ = true;  // a whole allocation or a reshape/view of one (legal .ap() receiver)
+  bool is_base_ = true;  // a whole allocation or a reshape/view of one (recorded in op graphs)
   int64_t part_ = 0;     // first partition (on-chip), relative to the allocation
   int64_t offset_ = 0;   // element offset (on-chip: inside the partition; HBM: linear)
   std::array<Dim, kMaxDims> dims_{};

@@ -43,6 +43,17 @@ class _Aborted(NkiCollectiveError):
     """A collective given up because another rank failed (the other rank's error is reported)."""
 
 
+class RankId(int):
+    """The value of ncc.rank_id() and ncc.collective_permute_implicit_current_processing_rank_id():
+    the rank as an int for Python code (comparisons, arithmetic, static indexing), and also usable
+    where 0.3.0 wants a runtime value (both return a register in 0.3.0; nki-library passes them as
+    `.ap(scalar_offset=...)`): there it becomes a register of the running core holding the rank."""
+    __slots__ = ()
+
+    def __repr__(self):
+        return f"rank_id({int(self)})"
+
+
 def current():
     """(world, rank) of the calling program thread, or (None, 0) outside a rank launch."""
     return getattr(_tls, "world", None), getattr(_tls, "rank", 0)

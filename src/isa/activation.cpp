@@ -58,6 +58,7 @@ void execute(ActivationOp& op, Interpreter& in) {
   if (op.reduce_cmd == ReduceCmd::reset) std::fill(acc, acc + P, 0.f);
   if (op.reduce_cmd == ReduceCmd::reset_reduce) std::fill(acc, acc + P, alu_identity(red));
   const bool direct = dst_direct(d, {&a});
+  const OperandValues scale(op.scale, P), bias(op.bias, P);
   for_blocks(P, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
     const int64_t n = nr * nc;
     Scratch<float> x_lanes(n), in_lanes(n);
@@ -65,11 +66,11 @@ void execute(ActivationOp& op, Interpreter& in) {
     // x = data * scale + bias, reading data once.
     Block in = src_block(a, r0, nr, c0, nc, in_lanes);
     if (op.scale.tile || (op.scale.present && op.scale.value != 1.0)) {
-      apply_operand(AluOp::multiply, op.scale, false, x, in, r0);
+      apply_operand(AluOp::multiply, scale, false, x, in, r0);
       in = x;
     }
     if (op.bias.present && (op.bias.tile || op.bias.value != 0.0)) {
-      apply_operand(AluOp::add, op.bias, false, x, in, r0);
+      apply_operand(AluOp::add, bias, false, x, in, r0);
       in = x;
     }
     copy_block(x, in);

@@ -480,15 +480,19 @@ void operand_rows(const Operand& o, int64_t r0, int64_t nr, float* out) {
   load<float>(v, r0, nr, 0, 1, out);
 }
 
-void apply_operand(AluOp op, const Operand& o, bool reverse, const Block& out, const Block& x,
-                   int64_t r0) {
-  if (!o.tile) {
-    alu_scalar(op, out, x, static_cast<float>(o.value), reverse);
+OperandValues::OperandValues(const Operand& o, int64_t partitions) : operand(o) {
+  if (!o.tile) return;
+  rows.resize(static_cast<size_t>(partitions));
+  operand_rows(o, 0, partitions, rows.data());
+}
+
+void apply_operand(AluOp op, const OperandValues& v, bool reverse, const Block& out,
+                   const Block& x, int64_t r0) {
+  if (!v.operand.tile) {
+    alu_scalar(op, out, x, static_cast<float>(v.operand.value), reverse);
     return;
   }
-  Scratch<float> per_row(x.nr);
-  operand_rows(o, r0, x.nr, per_row);
-  alu_rows(op, out, x, per_row, reverse);
+  alu_rows(op, out, x, v.rows.data() + r0, reverse);
 }
 
 

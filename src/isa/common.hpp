@@ -173,10 +173,18 @@ void copy_block(const Block& dst, const Block& src);
 
 // Per-partition operand values for rows [r0, r0+nr): a scalar broadcast, or the (P,1) tile.
 void operand_rows(const Operand& o, int64_t r0, int64_t nr, float* out);
+// An operand's per-partition values, read once when the instruction starts: a (P, 1) operand
+// tile may be a column of dst (the hardware reads it before streaming), so it must not be read
+// again after the instruction has written part of dst.
+struct OperandValues {
+  OperandValues(const Operand& o, int64_t partitions);
+  const Operand& operand;
+  std::vector<float> rows;  // the tile's values per partition (empty for a scalar)
+};
 // out = x op operand (operand op x when reverse) for a scalar or a (P, 1) operand; the blocks
 // hold rows r0.. of the instruction (out may be x).
-void apply_operand(AluOp op, const Operand& o, bool reverse, const Block& out, const Block& x,
-                   int64_t r0);
+void apply_operand(AluOp op, const OperandValues& v, bool reverse, const Block& out,
+                   const Block& x, int64_t r0);
 
 // ---------------------------------------------------------------- math
 // o = (x op0 s0[r]) op1 s1[r] on every row r (reverse: s op x); op1 may be none. The common

@@ -1,6 +1,7 @@
 // nisa.dma_transpose: dst (SBUF) = src (HBM or SBUF) transposed by the DMA. Output axis i is source
 // axis axes[i]; 0.3.0 supports one permutation per rank: 2-D (1, 0), 3-D (2, 1, 0), 4-D
-// (3, 1, 2, 0) (the default when axes is None). Equal dtypes of 2 or 4 bytes. 0.3.0 accepts a dst
+// (3, 1, 2, 0) (the default when axes is None). Equal dtypes of 2 or 4 bytes. dge_mode: unknown,
+// none or hwdge for a direct transpose, unknown or swdge for an indirect one. 0.3.0 accepts a dst
 // of lower rank than src when its element count matches (elements in row-major order of the
 // transposed shape); 0.4.0 requires the exact shape.
 #include <cstring>
@@ -98,8 +99,12 @@ void validate(const DmaTransposeOp& op, const Interpreter& in) {
     validate_indirect(c, op, in);
     return;
   }
-  NKISIM_REQUIRE(c, op.dge_mode == DgeMode::unknown || op.dge_mode == DgeMode::hwdge,
-                 "dge_mode", "a direct transpose takes dge_mode unknown or hwdge");
+  // The 0.3.0 docstring lists unknown and hwdge; the 0.3.0 DGE deep-dive (mode table: a static
+  // transpose takes none, hwdge or compiler-selected) and nki-library (mlp_tkg's bias transpose
+  // with dge_mode none) also allow none: static descriptors, the same transpose.
+  NKISIM_REQUIRE(c, op.dge_mode == DgeMode::unknown || op.dge_mode == DgeMode::hwdge ||
+                        op.dge_mode == DgeMode::none,
+                 "dge_mode", "a direct transpose takes dge_mode unknown, none or hwdge");
   if (op.dge_mode == DgeMode::hwdge) {
     NKISIM_REQUIRE(c, op.src.dim(0).count == 16, "src",
                    "hwdge transposes need src.shape[0] == 16, found " + shape_of(op.src));

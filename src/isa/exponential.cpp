@@ -77,12 +77,13 @@ void execute(ExponentialOp& op, Interpreter& in) {
   else if (op.reduce_cmd == ReduceCmd::load_reduce) operand_rows(op.reduce_init, 0, P, acc);
   const bool active = op.reduce_cmd != ReduceCmd::idle;
   const bool direct = dst_direct(d, {&a});
+  const OperandValues max_value(op.max_value, P);
   for_blocks(P, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
     const int64_t n = nr * nc;
     Scratch<float> scr1(n);
     const Block x = dst_block(d, direct, r0, nr, c0, nc, scr1);
     Scratch<float> scr2(n);
-    apply_operand(AluOp::subtract, op.max_value, false, x,
+    apply_operand(AluOp::subtract, max_value, false, x,
                   src_block(a, r0, nr, c0, nc, scr2), r0);
     act_apply(ActFn::exp, x);
     if (active) {

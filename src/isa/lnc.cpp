@@ -17,9 +17,12 @@ Launch& launch_of(const Check& c, const Interpreter& in, const char* what) {
 
 void validate(const CoreBarrierOp& op, const Interpreter& in) {
   const Check c{"core_barrier"};
-  NKISIM_REQUIRE(c, op.data.buffer() == Buffer::shared_hbm, "data",
-                 "must be a shared_hbm tensor (the data both cores synchronise on), found " +
-                     op.data.describe());
+  // The docstring asks for shared HBM; nki-library's shard-on-I MoE kernel also synchronises on
+  // an SBUF tile (the block counter of its dynamic loop), which 0.3.0 accepts.
+  NKISIM_REQUIRE(c, op.data.buffer() == Buffer::shared_hbm || op.data.buffer() == Buffer::sbuf,
+                 "data",
+                 "must be a shared_hbm (or SBUF) tensor, the data both cores synchronise on, "
+                 "found " + op.data.describe());
   NKISIM_REQUIRE(c, op.cores == std::vector<int64_t>({0, 1}), "cores",
                  "only cores=(0, 1) is supported in NKI 0.3.0");
   launch_of(c, in, "core_barrier");

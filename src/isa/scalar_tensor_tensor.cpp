@@ -30,7 +30,12 @@ void validate(const ScalarTensorTensorOp& op, const Interpreter& in) {
 void execute(ScalarTensorTensorOp& op, Interpreter&) {
   op.dst.claim_for_overwrite({&op.data, &op.operand1, op.operand0.tile_ptr()});
   const Rows d = rows_of(op.dst), a = rows_of(op.data), b = rows_of(op.operand1);
-  const bool direct = dst_direct(d, {&a, &b});
+  // Two stages: out = data op0 operand0, then out op1 operand1. Computing in dst's memory is
+  // safe when dst is data (each element reads data before it is written), not when dst is
+  // operand1 (a dq += scale * psum accumulation): the first stage would overwrite operand1
+  // before the second reads it.
+  const bool direct = dst_direct(d, {&a, &b}) && b.alloc != d.alloc;
+  const OperandValues operand0(op.operand0, d.nrows);
   for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
     const int64_t n = nr * nc;
     Scratch<float> scr1(n);
@@ -38,7 +43,7 @@ void execute(ScalarTensorTensorOp& op, Interpreter&) {
     Scratch<float> scr2(n);
     const Block y = src_block(b, r0, nr, c0, nc, scr2);
     Scratch<float> scr3(n);
-    apply_operand(op.op0, op.operand0, op.reverse0, out,
+    apply_operand(op.op0, operand0, op.reverse0, out,
                   src_block(a, r0, nr, c0, nc, scr3), r0);
     if (op.reverse1) alu_binary(op.op1, out, y, out);
     else alu_binary(op.op1, out, out, y);
@@ -75,12 +80,13 @@ void execute(TensorScalarReduceOp& op, Interpreter&) {
   const int64_t P = d.nrows, N = d.ncols;
   std::vector<float> red(static_cast<size_t>(P));
   const bool direct = dst_direct(d, {&a});
+  const OperandValues operand0(op.operand0, P);
   for_rows(P, N, [&](int64_t r0, int64_t nr) {
     const int64_t n = nr * N;
     Scratch<float> scr4(n);
     const Block out = dst_block(d, direct, r0, nr, 0, N, scr4);
     Scratch<float> scr5(n);
-    apply_operand(op.op0, op.operand0, false, out, src_block(a, r0, nr, 0, N, scr5),
+    apply_operand(op.op0, operand0, false, out, src_block(a, r0, nr, 0, N, scr5),
                   r0);
     if (out.ld == N) {
       alu_reduce(op.reduce_op, out.p, nr, N, red.data() + r0);

@@ -105,12 +105,13 @@ void execute(TensorScalarCumulativeOp& op, Interpreter& in) {
   if (op.reduce_cmd == ReduceCmd::reset_reduce) std::fill(acc, acc + P, alu_identity(op.op1));
   else if (op.reduce_cmd == ReduceCmd::load_reduce) operand_rows(op.imm1, 0, P, acc);
   const bool direct = dst_direct(d, {&a});
+  const OperandValues imm0(op.imm0, P);
   for_rows(P, N, [&](int64_t r0, int64_t nr) {
     const int64_t n = nr * N;
     Scratch<float> scr4(n);
     const Block out = dst_block(d, direct, r0, nr, 0, N, scr4);
     Scratch<float> scr5(n);
-    apply_operand(op.op0, op.imm0, false, out, src_block(a, r0, nr, 0, N, scr5), r0);
+    apply_operand(op.op0, imm0, false, out, src_block(a, r0, nr, 0, N, scr5), r0);
     alu_scan_rows(op.op1, false, AluOp::none, false, out, nullptr, acc + r0, out);
     for (int64_t r = 0; r < nr; ++r) acc[r0 + r] = out.row(r)[N - 1];
     commit(d, r0, nr, 0, N, out);

@@ -5,17 +5,25 @@ namespace nkisim {
 using namespace isa;
 
 namespace {
+// An integer operand's per-partition values, read before anything is written (see
+// OperandValues): empty for a scalar.
+std::vector<int64_t> int_rows(AluOp op, const Operand& o, int64_t partitions) {
+  std::vector<int64_t> v;
+  if (!o.tile || op == AluOp::none) return v;
+  v.resize(static_cast<size_t>(partitions));
+  load<int64_t>(rows_of(*o.tile, alu_is_bitvec(op)), 0, partitions, 0, 1, v.data());
+  return v;
+}
+
 // Integer lanes: x = x op o (or o op x when reverse) for the block's rows.
-void apply_int(AluOp op, const Operand& o, bool reverse, int64_t* x, int64_t r0, int64_t nr,
-               int64_t nc) {
+void apply_int(AluOp op, const Operand& o, const std::vector<int64_t>& rows, bool reverse,
+               int64_t* x, int64_t r0, int64_t nr, int64_t nc) {
   const int64_t n = nr * nc;
   Scratch<int64_t> y(n);
   if (!o.tile) {
     std::fill(y.get(), y.get() + n, static_cast<int64_t>(o.value));
   } else {
-    Scratch<int64_t> per_row(nr);
-    load<int64_t>(rows_of(*o.tile, alu_is_bitvec(op)), r0, nr, 0, 1, per_row);
-    for (int64_t r = 0; r < nr; ++r) std::fill(y + r * nc, y + (r + 1) * nc, per_row[r]);
+    for (int64_t r = 0; r < nr; ++r) std::fill(y + r * nc, y + (r + 1) * nc, rows[r0 + r]);
   }
   if (reverse) alu_binary(op, x, y, x, n);
   else alu_binary(op, x, x, y, n);
@@ -68,14 +76,18 @@ void execute(TensorScalarOp& op, Interpreter&) {
   op.dst.claim_for_overwrite({&op.data, op.operand0.tile_ptr(), op.operand1.tile_ptr()});
   const bool bitvec = alu_is_bitvec(op.op0);
   const Rows d = rows_of(op.dst), a = rows_of(op.data, bitvec);
-  if (bitvec)
+  if (bitvec) {
+    const std::vector<int64_t> rows0 = int_rows(op.op0, op.operand0, d.nrows),
+                               rows1 = int_rows(op.op1, op.operand1, d.nrows);
     elementwise_i64<1>(d, {&a}, [&](int64_t* x, const int64_t* const* in, int64_t n, int64_t r0, int64_t nr) {
       std::copy(in[0], in[0] + n, x);
-      apply_int(op.op0, op.operand0, op.reverse0, x, r0, nr, n / nr);
-      if (op.op1 != AluOp::none) apply_int(op.op1, op.operand1, op.reverse1, x, r0, nr, n / nr);
+      apply_int(op.op0, op.operand0, rows0, op.reverse0, x, r0, nr, n / nr);
+      if (op.op1 != AluOp::none)
+        apply_int(op.op1, op.operand1, rows1, op.reverse1, x, r0, nr, n / nr);
     });
-  else {
-    // The operands' per-partition values, read once for every block.
+  } else {
+    // The operands' per-partition values, read once before anything is written (a (P, 1)
+    // operand may be a column of dst) and shared by every block.
     Scratch<float> s(2 * static_cast<size_t>(d.nrows));
     operand_rows(op.operand0, 0, d.nrows, s);
     if (op.op1 != AluOp::none) operand_rows(op.operand1, 0, d.nrows, s + d.nrows);

@@ -389,3 +389,14 @@ def test_numpy_scalar_scale_and_bias(rng):
     a = random(rng, (16, 8), F32)
     out = run(act_body(nl.copy, nl.float32, scale=np.float32(0.5), bias=np.float64(1.0)), a)
     assert_equal(out, a * np.float32(0.5) + np.float32(1.0))
+
+
+def test_bias_that_is_a_column_of_dst_is_read_first(rng):
+    """activation(dst=t, data=t, bias=t[:, 0], scale=2): the bias holds its value from before the
+    instruction (the scale stage must not overwrite it first)."""
+    a = random(rng, (16, 24), F32)
+
+    def body(x):
+        nisa.activation(x, nl.copy, x, bias=x[:, 0:1], scale=2.0)
+        return x
+    assert_equal(run(body, a), a * 2 + a[:, :1])

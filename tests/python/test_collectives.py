@@ -569,3 +569,54 @@ def test_ranks_argument_checked():
         nki.simulate(k_all_reduce, ranks=2, record="graph.json")
     with pytest.raises(AssertionError, match="per-rank inputs"):
         run(k_all_reduce, 2, [(np.ones(2, np.float32), world(2), nl.add)])
+
+
+# ---------------------------------------------------------------- rank_id as a runtime value
+@nki.jit
+def k_rank_slice(table, lookup):
+    """Each rank reads table[rank]: rank_id() as the scalar_offset of a lookup (0.3.0 returns a
+    register), then the looked-up value as the scalar_offset of the table."""
+    _, H, W = table.shape
+    out = nl.ndarray((H, W), dtype=table.dtype, buffer=nl.shared_hbm)
+    r = nl.ndarray((1, 1), dtype=nl.int32, buffer=nl.sbuf)
+    nisa.dma_copy(dst=r, src=lookup.ap(pattern=[[1, 1], [1, 1]], scalar_offset=ncc.rank_id(),
+                                       indirect_dim=1))
+    nisa.dma_copy(dst=out, src=table.ap(pattern=[[W, H], [1, W]], offset=0, scalar_offset=r,
+                                        indirect_dim=0))
+    return out
+
+
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_rank_id_as_a_scalar_offset(n):
+    table = data(1, (max(n, 2), 8, 4))[0]
+    lookup = np.arange(max(n, 2), dtype=np.int32)[::-1].copy().reshape(1, -1)  # rank -> n-1-rank
+    if n == 1:  # a plain launch: rank 0
+        np.testing.assert_array_equal(nki.simulate(k_rank_slice)(table, lookup), table[lookup[0, 0]])
+        return
+    outs = run(k_rank_slice, n, lambda r: (table, lookup))
+    for r, o in enumerate(outs):
+        np.testing.assert_array_equal(o, table[lookup[0, r]])
+    assert ncc.rank_id() == 0 and isinstance(ncc.rank_id(), int)
+
+
+@nki.jit
+def k_ring_rows(table, rg, steps):
+    """Step i of a ring reads table[processing rank of step i] with the processing rank id as the
+    scalar_offset (nki-library's fine-grained all-gather places each received chunk this way)."""
+    _, H, W = table.shape
+    out = nl.ndarray((steps, H, W), dtype=table.dtype, buffer=nl.shared_hbm)
+    for i in range(steps):
+        rid = ncc.collective_permute_implicit_current_processing_rank_id(i, rg)
+        t = nl.ndarray((H, W), dtype=table.dtype, buffer=nl.sbuf)
+        nisa.dma_copy(dst=t, src=table.ap(pattern=[[W, H], [1, W]], offset=0, scalar_offset=rid,
+                                          indirect_dim=0))
+        nisa.dma_copy(dst=out[i], src=t)
+    return out
+
+
+def test_processing_rank_id_as_a_scalar_offset():
+    n = 4
+    table = data(1, (n, 8, 4))[0]
+    outs = run(k_ring_rows, n, lambda r: (table, world(n), n))
+    for r, o in enumerate(outs):
+        np.testing.assert_array_equal(o, table[[(r - i) % n for i in range(n)]])

@@ -96,10 +96,31 @@ def test_bad_uses(set_target):
         nki.simulate(body())(a)
     with pytest.raises(nisa.NkiValidationError, match=r"core_barrier: cores: only cores=\(0, 1\)"):
         run_with_deadline(lambda: nki.simulate(nki.jit(body(cores=(0,)))[2])(a))
-    with pytest.raises(nisa.NkiValidationError, match=r"core_barrier: data: must be in hbm"):
-        run_with_deadline(lambda: nki.simulate(nki.jit(body(buffer=nl.sbuf))[2])(a))
+    with pytest.raises(nisa.NkiValidationError, match=r"core_barrier: data: must be in sbuf or hbm, found a tensor in psum"):
+        run_with_deadline(lambda: nki.simulate(nki.jit(body(buffer=nl.psum))[2])(a))
     with pytest.raises(nisa.NkiValidationError, match=r"core_barrier: data: must be a shared_hbm"):
         run_with_deadline(lambda: nki.simulate(nki.jit(body(buffer=nl.private_hbm))[2])(a))
     set_target("trn1")
     with pytest.raises(nisa.NkiValidationError, match=r"core_barrier: is not available on trn1"):
         nki.simulate(body())(a)
+
+
+def test_barrier_on_an_sbuf_tile():
+    """Each core steps its own SBUF block counter and synchronises on it (nki-library's shard-on-I
+    MoE dynamic loop: `core_barrier(block_idx, (0, 1))` with block_idx a (1, 1) SBUF tile)."""
+    @nki.jit
+    def k(a):
+        out = nl.ndarray((2, 4), dtype=nl.int32, buffer=nl.shared_hbm)
+        pid = nl.program_id(0)
+        idx = nl.ndarray((1, 1), dtype=nl.int32, buffer=nl.sbuf)
+        nisa.memset(idx, value=3)
+        for _ in range(5):
+            nisa.tensor_scalar(dst=idx, data=idx, op0=nl.add, operand0=1)
+            nisa.core_barrier(idx, (0, 1))
+        row = nl.ndarray((1, 4), dtype=nl.int32, buffer=nl.sbuf)
+        nisa.tensor_copy(row, idx.ap(pattern=[[1, 1], [0, 4]], offset=0))
+        nisa.dma_copy(out[pid:pid + 1, :], row)
+        return out
+
+    got = run_with_deadline(lambda: nki.simulate(k[2])(np.zeros((1, 1), np.float32)))
+    np.testing.assert_array_equal(got, np.full((2, 4), 8, np.int32))

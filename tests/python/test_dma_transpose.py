@@ -47,6 +47,23 @@ def test_lower_rank_dst_is_accepted_as_in_030(rng):
     np.testing.assert_array_equal(nki.simulate(k)(a), a.transpose(2, 1, 0).reshape(8, 8))
 
 
+@pytest.mark.parametrize("mode", ["unknown", "none", "hwdge", 3], ids=str)
+def test_direct_transpose_dge_modes(rng, mode):
+    """A direct transpose takes dge_mode unknown, none (static descriptors: the 0.3.0 DGE guide's
+    mode table; nki-library transposes its gate/up bias with the raw value 3) or hwdge."""
+    a = rng.random((16, 128), dtype=np.float32).astype(BF16)
+    dge = mode if isinstance(mode, int) else getattr(nisa.dge_mode, mode)
+
+    def k(a):
+        dst = nl.ndarray((128, 16), dtype=a.dtype, buffer=nl.sbuf)
+        nisa.dma_transpose(dst, a, dge_mode=dge)
+        out = nl.ndarray((128, 16), dtype=a.dtype, buffer=nl.shared_hbm)
+        nisa.dma_copy(out, dst)
+        return out
+
+    np.testing.assert_array_equal(nki.simulate(k)(a).view(np.uint16), a.T.view(np.uint16))
+
+
 def test_load_transpose2d(rng):
     a = rng.random((64, 96), dtype=np.float32)
 
@@ -83,6 +100,9 @@ def test_bad_uses(set_target):
         run((4, 8), (8, 4), dtype=nl.int8)
     with pytest.raises(nisa.NkiValidationError, match=r"hwdge transposes need src.shape\[0\] == 16"):
         run((4, 128), (128, 4), dtype=nl.bfloat16, dge_mode=nisa.dge_mode.hwdge)
+    with pytest.raises(nisa.NkiValidationError, match=r"dma_transpose: dge_mode: a direct transpose "
+                                                      r"takes dge_mode unknown, none or hwdge"):
+        run((4, 8), (8, 4), dge_mode=nisa.dge_mode.swdge)
     with pytest.raises(nisa.NkiValidationError, match=r"oob_mode.skip is only valid"):
         run((4, 8), (8, 4), oob_mode=nisa.oob_mode.skip)
     with pytest.raises(nisa.NkiValidationError, match=r"dma_transpose: src: must have 2, 3 or 4"):

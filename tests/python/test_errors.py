@@ -525,13 +525,6 @@ def negative_slice_step():
     sbuf((16, 8), nl.float32)[:, ::-1]
 
 
-@case(V, r"\.ap\(\) on sbuf float32\[16, 4\]: access patterns can only be taken on a tensor from "
-         r"nl\.ndarray, a kernel argument, or a reshape of one, not on an indexed view")
-def ap_on_indexed_view():
-    t = sbuf((16, 16), nl.float32)
-    t[:, 0:4].ap([[16, 16], [1, 4]])
-
-
 @case(V, r"\.ap\(\) on sbuf float32\[16, 16\]: the first pair is the partition pair and its step "
          r"must be the free size of a partition \(16 elements\), found 32")
 def ap_skipping_partitions():

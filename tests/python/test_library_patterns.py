@@ -332,3 +332,64 @@ def test_empty_slice_is_an_error_only_when_used():
         nisa.memset(t[:, 3:3], 1.0)
     with kernel_raises(nisa.NkiOutOfBoundsError, match="3:3 of dimension 1 .* selects no elements"):
         nki.simulate(k_bad)(a)
+
+
+# ---------------------------------------------------------------- .ap() on a view
+def test_ap_on_an_ap_view_addresses_the_storage():
+    """A view wrapper (nki-library's TensorView) is often built over the result of an earlier
+    `.ap()` (`out_view = Wrapper(out.ap(identity))`, then `.slice(...).get_view()`): `.ap()` on a
+    view takes its pattern and offset against the underlying storage, ignoring the view."""
+    def k(a):
+        t = load(a)                                         # (4, 8)
+        whole = t.ap(pattern=[[8, 4], [1, 8]], offset=0)    # the identity view
+        strided = t.ap(pattern=[[8, 4], [2, 4]], offset=0)  # every other column
+        o1 = sbuf((2, 3), nl.float32)
+        o2 = sbuf((4, 2), nl.float32)
+        nisa.tensor_copy(o1, whole.ap(pattern=[[8, 2], [1, 3]], offset=8 + 5))  # t[1:3, 5:8]
+        nisa.tensor_copy(o2, strided.ap(pattern=[[8, 4], [1, 2]], offset=1))    # t[:, 1:3]
+        return store(o1), store(o2)
+    a = np.arange(32, dtype=np.float32).reshape(4, 8)
+    o1, o2 = nki.simulate(k)(a)
+    assert_equal(o1, a[1:3, 5:8])
+    assert_equal(o2, a[:, 1:3])
+
+
+def test_ap_on_a_sliced_view_ignores_the_slice():
+    """On-chip: the partition start and element offset of the view are not added; in HBM
+    likewise; an empty (unusable) view gives a usable `.ap()` view."""
+    def k(a):
+        t = load(a)                                           # (4, 8)
+        part = t[2:4, 4:8]
+        assert tuple(part.shape) == (2, 4)
+        o1 = sbuf((4, 2), nl.float32)
+        nisa.tensor_copy(o1, part.ap(pattern=[[8, 4], [3, 2]], offset=1))  # t[:, [1, 4]]
+        o2 = sbuf((2, 8), nl.float32)
+        nisa.dma_copy(o2, a[3:4, 0:2].ap(pattern=[[8, 2], [1, 8]], offset=8))  # a[1:3, :]
+        o3 = sbuf((4, 1), nl.float32)
+        nisa.tensor_copy(o3, t[:, 3:3].ap(pattern=[[8, 4], [1, 1]], offset=7))  # t[:, 7:8]
+        return store(o1), store(o2), store(o3)
+    a = np.arange(32, dtype=np.float32).reshape(4, 8)
+    o1, o2, o3 = nki.simulate(k)(a)
+    assert_equal(o1, a[:, [1, 4]])
+    assert_equal(o2, a[1:3, :])
+    assert_equal(o3, a[:, 7:8])
+
+
+def test_ap_on_a_view_keeps_the_storage_rules():
+    """The storage's rules still apply: the partition pair steps by the storage's free size, and
+    a pattern past the storage is an error when used."""
+    def k_bad_step(a):
+        t = load(a)
+        t[0:2, 0:4].ap(pattern=[[4, 2], [1, 4]], offset=0)  # 4 is the view's row, not storage's 8
+    a = np.arange(32, dtype=np.float32).reshape(4, 8)
+    with kernel_raises(nisa.NkiValidationError, match=r"the first pair is the partition pair and "
+                                                      r"its step must be the free size of a "
+                                                      r"partition \(8 elements\), found 4"):
+        nki.simulate(k_bad_step)(a)
+
+    def k_oob(a):
+        t = load(a)
+        o = sbuf((2, 8), nl.float32)
+        nisa.tensor_copy(o, t[0:2, :].ap(pattern=[[8, 2], [1, 8]], offset=24))  # rows 3, 4
+    with kernel_raises(nisa.NkiOutOfBoundsError, match=r"using it in an instruction is not"):
+        nki.simulate(k_oob)(a)

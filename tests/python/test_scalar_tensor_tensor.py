@@ -69,6 +69,27 @@ def test_operand1_in_psum_and_in_place(rng):
     assert_equal(run(body, a, b), stt_ref(a, 2.0, b, "multiply", "add"))
 
 
+@pytest.mark.parametrize("shape", [(16, 8), (128, 512), (128, 3000)])
+@pytest.mark.parametrize("data_in", ["psum", "sbuf"])
+def test_dst_is_operand1_accumulates(rng, shape, data_in):
+    """acc = (data * scale) + acc with dst and operand1 the same tile (the attention backward
+    kernel's dq accumulation): operand1 is read before dst is written."""
+    a = random(rng, shape, F32)
+    b = random(rng, shape, F32)
+
+    def body(x, acc):
+        src = x
+        if data_in == "psum":
+            src = psum((shape[0], min(shape[1], 512)))
+            nisa.tensor_copy(src, x[:, 0:src.shape[1]])
+            acc = acc[:, 0:src.shape[1]]
+        nisa.scalar_tensor_tensor(dst=acc, data=src, op0=nl.multiply, operand0=0.125,
+                                  op1=nl.add, operand1=acc)
+        return acc
+    n = min(shape[1], 512) if data_in == "psum" else shape[1]
+    assert_equal(run(body, a, b), stt_ref(a[:, :n], 0.125, b[:, :n], "multiply", "add"))
+
+
 # ---------------------------------------------------------------- bad input
 def t(shape, dtype=nl.float32, buf=nl.sbuf):
     x = nl.ndarray(shape, dtype=dtype, buffer=buf)

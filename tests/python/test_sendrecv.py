@@ -133,3 +133,34 @@ def test_bad_ranks_buffers_and_launches(set_target):
     set_target("trn1")
     with pytest.raises(nisa.NkiValidationError, match=r"sendrecv: is not available on trn1"):
         nki.simulate(body())(a)
+
+
+def test_back_to_back_transfers_each_take_the_peers_next_tile():
+    """Many sendrecv calls in a row on one pipe (nki-library's LNC all-reduce of each gate / up
+    tile): every call must receive the peer's tile of the same call, never the previous one again
+    (a program that finishes first and posts its next transfer used to find the peer's old,
+    already received transfer still posted and take it twice; the peer then waited forever)."""
+    n = 300
+
+    @nki.jit
+    def k(a):
+        out = nl.ndarray((2, n, 4, 8), dtype=nl.float32, buffer=nl.shared_hbm)
+        pid = nl.program_id(0)
+        mine = nl.ndarray((4, 8), dtype=nl.float32, buffer=nl.sbuf)
+        nisa.dma_copy(mine, a[pid])
+        for i in range(n):
+            nxt = nl.ndarray((4, 8), dtype=nl.float32, buffer=nl.sbuf)
+            nisa.tensor_scalar(nxt, mine, nl.add, 1.0)
+            got = nl.ndarray((4, 8), dtype=nl.float32, buffer=nl.sbuf)
+            nisa.sendrecv(src=nxt, dst=got, send_to_rank=1 - pid, recv_from_rank=1 - pid,
+                          pipe_id=0)
+            nisa.dma_copy(out[pid, i], got)
+            mine = nxt
+        return out
+
+    a = np.stack([np.zeros((4, 8), np.float32), np.full((4, 8), 1000, np.float32)])
+    for _ in range(3):
+        got = run_with_deadline(lambda: nki.simulate(k[2])(a))
+        steps = np.arange(1, n + 1, dtype=np.float32)[:, None, None]
+        np.testing.assert_array_equal(got[0], a[1] + steps)
+        np.testing.assert_array_equal(got[1], a[0] + steps)

@@ -315,3 +315,20 @@ def test_two_ops_round_each_step_in_fp32(rng, op0, op1, shape):
     expected = BINARY[op1](v, t) if rev1 else BINARY[op1](t, v)
     assert_equal(out, expected)
     assert_equal(inplace, BINARY[op1](BINARY[op0](a, v), s))
+
+
+@pytest.mark.parametrize("shape", [(8, 16), (128, 4000)])
+def test_operands_that_are_columns_of_dst_are_read_first(rng, shape):
+    """dst = (t + t[:, 0]) * t[:, 0] in place: both (P, 1) operands hold their values from before
+    the instruction, also in later column blocks and for op1 (read once, as the engine does)."""
+    a = random(rng, shape, F32)
+    ai = rng.integers(0, 1 << 20, size=shape).astype(np.int32)
+
+    def body(x, xi):
+        nisa.tensor_scalar(x, x, nl.add, x[:, 0:1], op1=nl.multiply, operand1=x[:, 0:1])
+        nisa.tensor_scalar(xi, xi, nl.bitwise_xor, xi[:, 0:1], op1=nl.bitwise_or,
+                           operand1=xi[:, 1:2])
+        return x, xi
+    out, outi = run(body, a, ai)
+    assert_equal(out, (a + a[:, :1]) * a[:, :1])
+    assert_equal(outi, (ai ^ ai[:, :1]) | ai[:, 1:2])

@@ -634,7 +634,8 @@ def collective_permute_implicit_reduce(srcs0_by_channel, srcs1_by_channel, dsts_
 def collective_permute_implicit_current_processing_rank_id(iteration_id, replica_group,
                                                            channel_id=0):
     """The rank whose data is processed at ring step `iteration_id`: the caller's own rank at step
-    0, then its predecessors around its group's ring. An int (registers are not simulated)."""
+    0, then its predecessors around its group's ring. 0.3.0 returns a register: an int here that
+    `.ap(scalar_offset=...)` also takes (see rank_id)."""
     name = "collective_permute_implicit_current_processing_rank_id"
     world, rank = _context(name)
     members = _members(name, world, rank, replica_group)
@@ -645,13 +646,14 @@ def collective_permute_implicit_current_processing_rank_id(iteration_id, replica
             or not 0 <= int(channel_id) < 4:
         _fail(name, f"channel_id={channel_id!r} must be an int from 0 to num_channels - 1")
     n = len(members)
-    return members[(members.index(rank) - int(iteration_id)) % n]
+    return _ranks.RankId(members[(members.index(rank) - int(iteration_id)) % n])
 
 
 def rank_id():
     """The rank of the calling kernel in its launch (0..N-1 of nki.simulate(kernel, ranks=N));
-    0 in a single-rank launch."""
-    return _ranks.current()[1]
+    0 in a single-rank launch. An int that `.ap(scalar_offset=...)` also takes (0.3.0 returns a
+    register)."""
+    return _ranks.RankId(_ranks.current()[1])
 
 
 def _collective_dim(name, dim, allowed, space):

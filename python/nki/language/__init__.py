@@ -11,7 +11,7 @@ import sys as _sys
 
 import numpy as _np
 
-from .. import _core, _dtypes, _errors, _kernel, _ops
+from .. import _core, _dtypes, _errors, _kernel, _ops, _ranks
 from .. import isa as _isa
 from .._errors import NkiUnsupportedError as _Unsupported
 from .._errors import NkiValidationError as _Invalid
@@ -107,11 +107,14 @@ def _view(self, dtype):
 
 
 def _ap(self, pattern, offset=0, scalar_offset=None, vector_offset=None, indirect_dim=0, dtype=None):
-    """An explicit access pattern [[step, num], ...] over this (base) tensor; scalar_offset (a
+    """An explicit access pattern [[step, num], ...] over this tensor's storage (on a view too: the
+    view's own layout is ignored); scalar_offset (a
     VirtualRegister or a (1, 1) int tensor) or vector_offset (a (P, 1) int SBUF tensor of row
     indices) make it dynamic: resolved and bounds-checked when an instruction runs."""
     if scalar_offset is not None and vector_offset is not None:
         _errors.fail(_Invalid, ".ap(): scalar_offset and vector_offset are mutually exclusive")
+    if isinstance(scalar_offset, _ranks.RankId):  # ncc.rank_id(): a register in 0.3.0
+        scalar_offset = _isa.register_alloc(_b.int(scalar_offset))
     try:
         dt = -1 if dtype is None else _dtypes.ID[_dtype(dtype, "ap")]
         if scalar_offset is not None or vector_offset is not None:
