@@ -5,10 +5,12 @@
 #include <cstring>
 #include <cstdlib>
 #include <sstream>
+#include <unordered_map>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "nkisim/checked.hpp"
+#include "nkisim/decl.hpp"
 #include "nkisim/errors.hpp"
 #include "parallel.hpp"
 
@@ -127,23 +129,63 @@ HostBuffer host_alloc(size_t bytes, bool huge_pages, const std::string& what) {
   return HostBuffer(static_cast<std::byte*>(mem), HostRelease{total});
 }
 
+struct RangeLabel {
+  std::string text;  // 'name' (allocated at site)
+  std::string site;  // the kernel line of the allocation
+};
+
+// One version of a tensor's contents: live from `from` to `to` (half-instruction times).
+struct LiveRange {
+  int64_t from, to, bytes;
+  int np;
+  const InstrDecl* from_op;
+  const InstrDecl* to_op;
+  std::shared_ptr<const RangeLabel> label;
+};
+
 struct SpaceState {
   struct Block {
     int p0, np;
     int64_t off, size;
     const Allocation* owner;
+    bool outside;  // own storage, not in the map
   };
   HostBuffer storage;
   std::unique_ptr<uint8_t[]> shadow;
   std::mutex mu;
   std::vector<Block> live;
+  int64_t outside_bytes = 0;  // bytes per partition of the live outside blocks
+  std::vector<LiveRange> ranges;  // closed versions (and those of freed tensors)
+  size_t compact_at = size_t{1} << 20;
+  std::unordered_map<const Allocation*, std::shared_ptr<const RangeLabel>> labels;
   std::function<void(const Allocation&)> on_free;
+
+  // Under mu.
+  std::shared_ptr<const RangeLabel> label_of(const Allocation& a) {
+    auto& l = labels[&a];
+    if (!l) {
+      std::string s = "'" + (a.name.empty() ? std::string("<unnamed>") : a.name) + "'";
+      // The site is "file:line in function: source"; the list names file:line only.
+      if (!a.site.empty()) s += " (allocated at " + a.site.substr(0, a.site.find(" in ")) + ")";
+      l = std::make_shared<const RangeLabel>(RangeLabel{std::move(s), a.site});
+    }
+    return l;
+  }
+  // Under mu: keep the current version of `a` as a closed range.
+  void push_version(const Allocation& a) {
+    if (a.pinned || a.live_from < 0) return;
+    ranges.push_back(LiveRange{a.live_from, std::max(a.live_from, a.live_to), a.bytes,
+                               a.num_partitions, a.live_from_op, a.live_to_op, label_of(a)});
+  }
 
   void release(const Allocation* a) {
     if (on_free) on_free(*a);
     std::lock_guard<std::mutex> g(mu);
+    push_version(*a);
+    labels.erase(a);
     for (size_t i = 0; i < live.size(); ++i) {
       if (live[i].owner == a) {
+        if (live[i].outside) outside_bytes -= live[i].size;
         live[i] = live.back();
         live.pop_back();
         return;
@@ -276,8 +318,30 @@ size_t Memory::live_allocations() const {
   return state_->live.size();
 }
 
+namespace {
+// The live rectangles by address, for capacity errors: name, partitions, bytes [from, to).
+void describe_live(std::ostream& m, const std::vector<SpaceState::Block>& live) {
+  std::vector<const SpaceState::Block*> v;
+  for (const auto& b : live) v.push_back(&b);
+  std::sort(v.begin(), v.end(), [](auto* a, auto* b) {
+    return a->off != b->off ? a->off < b->off : a->p0 < b->p0;
+  });
+  m << ". Live tensors by address:";
+  const size_t shown = std::min<size_t>(v.size(), 40);
+  for (size_t i = 0; i < shown; ++i) {
+    const auto& b = *v[i];
+    const std::string& n = b.owner->name;
+    m << "\n  '" << (n.empty() ? std::string("<unnamed>") : n) << "' partitions [" << b.p0 << ", "
+      << b.p0 + b.np << ") bytes [" << b.off << ", " << b.off + b.size << ") = " << b.size;
+    if (b.outside) m << " (outside the map)";
+  }
+  if (shown < v.size()) m << "\n  ... and " << v.size() - shown << " more";
+}
+}  // namespace
+
 AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::string& name,
-                               std::optional<std::pair<int64_t, int64_t>> address) {
+                               std::optional<std::pair<int64_t, int64_t>> address,
+                               bool outside_when_full) {
   const std::string what = std::string(buffer_name(kind_)) + " tensor '" +
                            (name.empty() ? std::string("<unnamed>") : name) + "'";
   if (np < 1 || np > partitions_) {
@@ -314,6 +378,7 @@ AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::st
   using Block = SpaceState::Block;
   auto overlaps = [&](int p0, int64_t off) {
     for (const auto& b : live_) {
+      if (b.outside) continue;
       if (p0 < b.p0 + b.np && b.p0 < p0 + np && off < b.off + b.size && b.off < off + bytes)
         return &b;
     }
@@ -328,14 +393,15 @@ AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::st
     // checked against the space's bounds only. Tensors they overlap get their pending sentinel
     // fill now, so that a late fill can never clobber data written through the alias.
     for (const auto& b : live_)
-      if (p0 < b.p0 + b.np && b.p0 < p0 + np && off < b.off + b.size && b.off < off + bytes)
+      if (!b.outside && p0 < b.p0 + b.np && b.p0 < p0 + np && off < b.off + b.size && b.off < off + bytes)
         b.owner->ensure_filled();
   } else {
     // First fit: candidate offsets are 0 and the ends of live blocks, lowest first.
     // Candidates start at 4-byte boundaries (the PSUM minimum alignment; it also keeps float32
     // tensors element-aligned in host memory).
     std::vector<int64_t> cands{0};
-    for (const auto& b : live_) cands.push_back((b.off + b.size + 3) / 4 * 4);
+    for (const auto& b : live_)
+      if (!b.outside) cands.push_back((b.off + b.size + 3) / 4 * 4);
     std::sort(cands.begin(), cands.end());
     bool found = false;
     for (int64_t c : cands) {
@@ -352,6 +418,9 @@ AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::st
         break;
       }
     }
+    if (!found && outside_when_full && state_->outside_bytes + bytes <= 8 * bytes_pp_) {
+      return outside_locked(np, bytes, dtype, name);
+    }
     if (!found) {
       int64_t used = 0;
       for (const auto& b : live_) used += b.size;
@@ -360,6 +429,7 @@ AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::st
         << " bytes: " << buffer_name(kind_) << " is full (" << bytes_pp_
         << " bytes per partition, " << live_.size() << " live tensors holding " << used
         << " bytes per partition). Free tiles earlier or use smaller tiles";
+      describe_live(m, live_);
       throw AllocationError(m.str());
     }
   }
@@ -379,8 +449,134 @@ AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::st
   a->unfilled = true;
   a->fill_dtype = dtype;
   if (address) a->ensure_filled();  // aliases see each other's writes from the start
-  live_.push_back(Block{p0, np, off, bytes, a.get()});
+  live_.push_back(Block{p0, np, off, bytes, a.get(), false});
   return a;
+}
+
+}  // namespace nkisim
+
+namespace nkisim {
+
+AllocationPtr Memory::allocate_outside(int np, int64_t bytes, DType dtype, const std::string& name) {
+  std::lock_guard<std::mutex> g(state_->mu);
+  return outside_locked(np, std::max<int64_t>(bytes, 1), dtype, name);
+}
+
+AllocationPtr Memory::outside_locked(int np, int64_t bytes, DType dtype, const std::string& name) {
+  // Storage of its own: whether the kernel fits is decided by live ranges.
+  const std::string what = std::string(buffer_name(kind_)) + " tensor '" +
+                           (name.empty() ? std::string("<unnamed>") : name) + "'";
+  auto a = std::make_shared<Allocation>();
+  const int64_t stride = padded_stride(bytes);
+  a->buffer = kind_;
+  a->partition_stride = stride;
+  a->num_partitions = np;
+  a->bytes = bytes;
+  a->core = core_;
+  a->name = name;
+  a->owned = host_alloc(static_cast<size_t>(stride) * np, true, what);
+  a->own_shadow.reset(new uint8_t[static_cast<size_t>(stride) * np]);
+  a->data = a->owned.get();
+  a->written = a->own_shadow.get();
+  a->wstate = Allocation::WriteState::none;
+  a->space = state_;
+  a->unfilled = true;
+  a->fill_dtype = dtype;
+  a->outside = true;
+  state_->live.push_back(SpaceState::Block{0, np, 0, bytes, a.get(), true});
+  state_->outside_bytes += bytes;
+  return a;
+}
+
+void Memory::close_version(const Allocation& a) {
+  std::unique_lock<std::mutex> g(state_->mu);
+  state_->push_version(a);
+  if (state_->ranges.size() < state_->compact_at) return;
+  // Bounded work and memory: check what is known so far, forget what can no longer overlap
+  // anything new; when little could be forgotten (a long-lived tensor), check less often.
+  g.unlock();
+  check_live_ranges(a.live_to + 1, false);
+  g.lock();
+  if (state_->ranges.size() * 2 >= state_->compact_at) state_->compact_at *= 2;
+}
+
+void Memory::clear_live_ranges() {
+  std::lock_guard<std::mutex> g(state_->mu);
+  state_->ranges.clear();
+  state_->ranges.shrink_to_fit();
+  state_->compact_at = size_t{1} << 20;
+}
+
+size_t Memory::live_range_count() const {
+  std::lock_guard<std::mutex> g(state_->mu);
+  return state_->ranges.size();
+}
+
+void Memory::check_live_ranges(int64_t now, bool final) {
+  std::vector<LiveRange> rs;
+  int64_t horizon = now;  // every range that can still grow or start begins at or after this
+  {
+    std::lock_guard<std::mutex> g(state_->mu);
+    rs = state_->ranges;
+    for (const auto& b : state_->live) {
+      const Allocation& a = *b.owner;
+      if (a.pinned || a.live_from < 0) continue;
+      horizon = std::min(horizon, a.live_from);
+      rs.push_back(LiveRange{a.live_from, std::max(a.live_from, a.live_to), a.bytes,
+                             a.num_partitions, a.live_from_op, a.live_to_op, state_->label_of(a)});
+    }
+  }
+  std::vector<std::pair<int64_t, int64_t>> ev;
+  ev.reserve(rs.size() * 2);
+  for (const auto& r : rs) {
+    ev.emplace_back(r.from, r.bytes);
+    ev.emplace_back(r.to + 1, -r.bytes);
+  }
+  std::sort(ev.begin(), ev.end());  // at equal times, ends before starts
+  int64_t cur = 0, peak = 0, at = -1;
+  for (const auto& [t, d] : ev) {
+    cur += d;
+    if (cur > peak) peak = cur, at = t;
+  }
+  if (peak > bytes_pp_) {
+    std::vector<const LiveRange*> live;
+    for (const auto& r : rs)
+      if (r.from <= at && at <= r.to) live.push_back(&r);
+    std::sort(live.begin(), live.end(), [](auto* a, auto* b) {
+      return a->bytes != b->bytes ? a->bytes > b->bytes : a->from < b->from;
+    });
+    auto instr = [](int64_t t, const InstrDecl* d) {
+      std::string s = "#" + std::to_string(t / 2);
+      if (d != nullptr) s += " (" + std::string(d->name) + ")";
+      return s;
+    };
+    const LiveRange* starter = nullptr;  // the range whose start made the peak
+    for (const auto* r : live)
+      if (r->from == at) starter = r;
+    std::ostringstream m;
+    m << buffer_name(kind_) << " capacity exceeded on core " << core_ << ": at instruction "
+      << instr(at, starter ? starter->from_op : nullptr) << " the tensors live at once need "
+      << peak << " bytes per partition, more than the " << bytes_pp_ << " bytes of a "
+      << buffer_name(kind_) << " partition (a tensor is live from the instruction that writes it "
+      << "to the last instruction that reads it; a tensor overwritten whole starts again). Live "
+      << "tensors (" << live.size() << "), largest first:";
+    const size_t shown = std::min<size_t>(live.size(), 40);
+    for (size_t i = 0; i < shown; ++i) {
+      const LiveRange& r = *live[i];
+      m << "\n  " << r.label->text << ": " << r.np << " partitions x " << r.bytes << " bytes, live from "
+        << instr(r.from, r.from_op) << " to " << instr(r.to, r.to_op);
+    }
+    if (shown < live.size()) m << "\n  ... and " << live.size() - shown << " more";
+    // The kernel line: where the tensor whose write made the peak was allocated.
+    if (starter != nullptr && !starter->label->site.empty()) m << "\n  at " << starter->label->site;
+    throw AllocationError(m.str());
+  }
+  if (!final) {
+    std::lock_guard<std::mutex> g(state_->mu);
+    auto& v = state_->ranges;
+    v.erase(std::remove_if(v.begin(), v.end(), [&](const LiveRange& r) { return r.to < horizon; }),
+            v.end());
+  }
 }
 
 }  // namespace nkisim

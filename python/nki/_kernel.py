@@ -283,6 +283,7 @@ def launch(kernel, args, kwargs, observers=None, profile=False, record=None):
         _core.set_current(L.interpreters[i])
         try:
             results[i] = kernel.func(*wargs, **wkwargs)
+            _core.check_capacity()  # SBUF/PSUM by live ranges, now that every use is known
         except BaseException as e:  # reported by the launching thread
             errors[i] = e
             if n > 1:  # release the other programs' waits; they stop at their next instruction
