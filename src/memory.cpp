@@ -567,8 +567,8 @@ void Memory::check_live_ranges(int64_t now, bool final) {
         << instr(r.from, r.from_op) << " to " << instr(r.to, r.to_op);
     }
     if (shown < live.size()) m << "\n  ... and " << live.size() - shown << " more";
-    // The kernel line: where the tensor whose write made the peak was allocated.
-    if (starter != nullptr && !starter->label->site.empty()) m << "\n  at " << starter->label->site;
+    // The kernel line: where the largest live tensor was allocated.
+    if (!live.empty() && !live[0]->label->site.empty()) m << "\n  at " << live[0]->label->site;
     throw AllocationError(m.str());
   }
   if (!final) {
