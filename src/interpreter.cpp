@@ -178,23 +178,23 @@ void Interpreter::before_execute(const InstrDecl& d, const void* op) {
     if (check && reads(p.role) && a.wstate != Allocation::WriteState::all) check_read(d, p, *t);
     if (writes(p.role) && a.wstate == Allocation::WriteState::none && !t->covers_allocation())
       written::begin_partial(a);
+    // Live ranges (capacity): reads (all of them, before any write below) extend the current
+    // version of their tensor.
+    if (reads(p.role) && !a.pinned) {
+      if (a.live_from < 0) a.live_from = now, a.live_from_op = &d;
+      a.live_to = now, a.live_to_op = &d;
+    }
   }
-  // Live ranges (capacity): reads (all of them first) extend the current version of their tensor;
-  // a write that covers the whole tensor starts a new version, other writes extend it.
-  for (const ParamDecl& p : d.params) {
-    if (!reads(p.role)) continue;
-    const Tensor* t = tensor_param(op, p);
-    if (t == nullptr || !t->on_chip() || t->allocation().pinned) continue;
-    const Allocation& a = t->allocation();
-    if (a.live_from < 0) a.live_from = now, a.live_from_op = &d;
-    a.live_to = now, a.live_to_op = &d;
-  }
+  // A write that covers the whole tensor starts a new version, other writes extend it.
   for (const ParamDecl& p : d.params) {
     if (!writes(p.role)) continue;
     const Tensor* t = tensor_param(op, p);
     if (t == nullptr || !t->on_chip() || t->allocation().pinned) continue;
     const Allocation& a = t->allocation();
-    if (p.role == Role::out && a.live_from >= 0 && a.live_from <= now && t->covers_allocation()) {
+    // (A version touched by the previous instruction's write or this one's reads just goes on:
+    // nothing but a tensor only read at one instruction could use the gap; Memory merges such
+    // versions the same way.)
+    if (p.role == Role::out && a.live_from >= 0 && a.live_to < now - 1 && t->covers_allocation()) {
       (a.buffer == Buffer::psum ? psum_ : sbuf_).close_version(a);
       a.live_from = -1;
     }

@@ -129,7 +129,7 @@ HostBuffer host_alloc(size_t bytes, bool huge_pages, const std::string& what) {
   return HostBuffer(static_cast<std::byte*>(mem), HostRelease{total});
 }
 
-struct RangeLabel {
+struct RangeLabel {  // declared in memory.hpp
   std::string text;  // 'name' (allocated at site)
   std::string site;  // the kernel line of the allocation
 };
@@ -157,32 +157,43 @@ struct SpaceState {
   int64_t outside_bytes = 0;  // bytes per partition of the live outside blocks
   std::vector<LiveRange> ranges;  // closed versions (and those of freed tensors)
   size_t compact_at = size_t{1} << 20;
-  std::unordered_map<const Allocation*, std::shared_ptr<const RangeLabel>> labels;
+  uint64_t gen = 1;  // changes whenever ranges are erased (Allocation::last_range is stale)
   std::function<void(const Allocation&)> on_free;
 
   // Under mu.
-  std::shared_ptr<const RangeLabel> label_of(const Allocation& a) {
-    auto& l = labels[&a];
-    if (!l) {
+  static const std::shared_ptr<const RangeLabel>& label_of(const Allocation& a) {
+    if (!a.range_label) {
       std::string s = "'" + (a.name.empty() ? std::string("<unnamed>") : a.name) + "'";
       // The site is "file:line in function: source"; the list names file:line only.
       if (!a.site.empty()) s += " (allocated at " + a.site.substr(0, a.site.find(" in ")) + ")";
-      l = std::make_shared<const RangeLabel>(RangeLabel{std::move(s), a.site});
+      a.range_label = std::make_shared<const RangeLabel>(RangeLabel{std::move(s), a.site});
     }
-    return l;
+    return a.range_label;
   }
   // Under mu: keep the current version of `a` as a closed range.
+  // Versions of one tensor separated by at most one read time (nothing but a tensor that is
+  // only ever read there could use the gap) extend its previous range instead: a tile
+  // overwritten by every instruction of a loop costs one range, not one per instruction.
   void push_version(const Allocation& a) {
     if (a.pinned || a.live_from < 0) return;
-    ranges.push_back(LiveRange{a.live_from, std::max(a.live_from, a.live_to), a.bytes,
-                               a.num_partitions, a.live_from_op, a.live_to_op, label_of(a)});
+    const int64_t to = std::max(a.live_from, a.live_to);
+    if (a.last_range_gen == gen && a.last_range < ranges.size()) {
+      LiveRange& r = ranges[a.last_range];
+      if (a.live_from <= r.to + 2) {
+        if (to > r.to) r.to = to, r.to_op = a.live_to_op;
+        return;
+      }
+    }
+    a.last_range = ranges.size();
+    a.last_range_gen = gen;
+    ranges.push_back(LiveRange{a.live_from, to, a.bytes, a.num_partitions, a.live_from_op,
+                               a.live_to_op, label_of(a)});
   }
 
   void release(const Allocation* a) {
     if (on_free) on_free(*a);
     std::lock_guard<std::mutex> g(mu);
     push_version(*a);
-    labels.erase(a);
     for (size_t i = 0; i < live.size(); ++i) {
       if (live[i].owner == a) {
         if (live[i].outside) outside_bytes -= live[i].size;
@@ -497,7 +508,25 @@ void Memory::close_version(const Allocation& a) {
   g.unlock();
   check_live_ranges(a.live_to + 1, false);
   g.lock();
-  if (state_->ranges.size() * 2 >= state_->compact_at) state_->compact_at *= 2;
+  constexpr size_t kMaxRanges = size_t{4} << 20;
+  if (state_->ranges.size() * 2 < state_->compact_at) return;
+  if (state_->compact_at < kMaxRanges) {
+    state_->compact_at *= 2;
+    return;
+  }
+  // Still full (a tensor live since the start keeps every range relevant): forget the older
+  // half, already checked above with what was known. An overflow that needs a range forgotten
+  // here and a later extension of a long-lived one can go unreported (kernels of millions of
+  // instructions only).
+  auto& v = state_->ranges;
+  std::vector<int64_t> ends;
+  ends.reserve(v.size());
+  for (const auto& r : v) ends.push_back(r.to);
+  std::nth_element(ends.begin(), ends.begin() + ends.size() / 2, ends.end());
+  const int64_t median = ends[ends.size() / 2];
+  v.erase(std::remove_if(v.begin(), v.end(), [&](const LiveRange& r) { return r.to < median; }),
+          v.end());
+  ++state_->gen;
 }
 
 void Memory::clear_live_ranges() {
@@ -505,6 +534,7 @@ void Memory::clear_live_ranges() {
   state_->ranges.clear();
   state_->ranges.shrink_to_fit();
   state_->compact_at = size_t{1} << 20;
+  ++state_->gen;
 }
 
 size_t Memory::live_range_count() const {
@@ -574,8 +604,10 @@ void Memory::check_live_ranges(int64_t now, bool final) {
   if (!final) {
     std::lock_guard<std::mutex> g(state_->mu);
     auto& v = state_->ranges;
+    const size_t before = v.size();
     v.erase(std::remove_if(v.begin(), v.end(), [&](const LiveRange& r) { return r.to < horizon; }),
             v.end());
+    if (v.size() != before) ++state_->gen;
   }
 }
 

@@ -37,6 +37,7 @@ inline bool is_on_chip(Buffer b) { return !is_hbm(b); }
 class Memory;
 struct SpaceState;  // an on-chip space's storage and live rectangles, shared with its allocations
 struct InstrDecl;
+struct RangeLabel;  // how a capacity report names a tensor
 
 // Host memory for simulated storage (64-byte aligned; huge pages when large). Large buffers go
 // back to a small cache when released, so that kernels launched in a loop reuse memory that is
@@ -85,6 +86,9 @@ struct Allocation {
   mutable int64_t live_from = -1, live_to = -1;
   mutable const InstrDecl* live_from_op = nullptr;
   mutable const InstrDecl* live_to_op = nullptr;
+  mutable std::shared_ptr<const RangeLabel> range_label;  // made at its first closed range
+  mutable size_t last_range = 0;        // its latest closed range (valid while the space's
+  mutable uint64_t last_range_gen = 0;  // range generation is last_range_gen)
   bool pinned = false;           // placed with address=: the kernel owns the address map
   bool outside = false;          // stored outside the space's map (the map was full)
   std::unique_ptr<uint8_t[]> own_shadow;  // the written-state shadow of an outside allocation
