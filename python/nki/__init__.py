@@ -5,7 +5,7 @@
 """
 from . import _core  # noqa: F401  (the C++ simulator)
 from . import isa, language, typing, collectives, dtype  # noqa: F401
-from ._kernel import Kernel, jit, simulate, last_launch  # noqa: F401
+from ._kernel import Kernel, NkiPreciseFpWarning, jit, simulate, last_launch  # noqa: F401
 from ._profile import Profile, last_profile, observe  # noqa: F401
 from .language import NKIObject  # noqa: F401
 from ._cpu_simulate import cpu_simulate  # noqa: F401
