@@ -537,6 +537,11 @@ void Memory::clear_live_ranges() {
   ++state_->gen;
 }
 
+void Memory::set_live_range_compaction(size_t n) {
+  std::lock_guard<std::mutex> g(state_->mu);
+  state_->compact_at = std::max<size_t>(n, 2);
+}
+
 size_t Memory::live_range_count() const {
   std::lock_guard<std::mutex> g(state_->mu);
   return state_->ranges.size();

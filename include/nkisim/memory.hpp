@@ -151,6 +151,8 @@ class Memory {
   void check_live_ranges(int64_t now, bool final);
   void clear_live_ranges();
   size_t live_range_count() const;
+  // The range count at which the space checks and compacts while running (default 1M; tests).
+  void set_live_range_compaction(size_t n);
 
   Buffer kind() const { return kind_; }
   int partitions() const { return partitions_; }
