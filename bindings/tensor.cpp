@@ -198,7 +198,7 @@ void bind_tensor(py::module_& m) {
       });
 
   m.def("allocate", [](int buffer, const py::handle& shape_in, int dtype, const std::string& name,
-                       const py::handle& address_in) {
+                       const py::handle& address_in, const std::string& site) {
     const Buffer b = static_cast<Buffer>(buffer);
     const DType t = static_cast<DType>(dtype);
     const std::string what = name.empty() ? std::string("nl.ndarray")
@@ -213,9 +213,12 @@ void bind_tensor(py::module_& m) {
       const int64_t bytes = *checked_product(shape) * static_cast<int64_t>(size_of(t));
       return Tensor(make_hbm(b, bytes, t, name), t, shape);
     }
-    return current("ndarray").allocate(b, shape, t, name, address);
+    return current("ndarray").allocate(b, shape, t, name, address, site);
   }, py::arg("buffer"), py::arg("shape"), py::arg("dtype"), py::arg("name") = "",
-     py::arg("address") = py::none());
+     py::arg("address") = py::none(), py::arg("site") = "");
+
+  // The kernel of the current program has ended: SBUF/PSUM capacity by live ranges.
+  m.def("check_capacity", [] { current("check_capacity").check_capacity(); });
 
   // The current program's whole SBUF (0) or PSUM (1) host storage as a writable uint8 array of
   // (partitions, host stride) bytes, padding included: for guard-byte checks (tests/fuzz).

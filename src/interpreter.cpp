@@ -91,7 +91,8 @@ void Interpreter::raise_race_notice() {
 
 Tensor Interpreter::allocate(Buffer b, const std::vector<int64_t>& shape, DType dtype,
                              const std::string& name,
-                             std::optional<std::pair<int64_t, int64_t>> address) {
+                             std::optional<std::pair<int64_t, int64_t>> address,
+                             const std::string& site) {
   Memory& m = b == Buffer::psum ? psum_ : sbuf_;
   check_shape(shape, dtype, std::string(buffer_name(b)) + " tensor '" + name + "'");  // no overflow below
   int64_t free_elems = 1;
@@ -102,7 +103,9 @@ Tensor Interpreter::allocate(Buffer b, const std::vector<int64_t>& shape, DType 
                           "': partition dimension " + std::to_string(p) + " must be in [1, " +
                           std::to_string(target_.partitions) + "] (nl.tile_size.pmax)");
   auto a = m.allocate(static_cast<int>(p), free_elems * static_cast<int64_t>(size_of(dtype)),
-                      dtype, name, address);
+                      dtype, name, address, capacity_policy_ == CapacityPolicy::live_ranges);
+  a->pinned = address.has_value();
+  a->site = site;
   for (auto& o : observers_) o->on_allocate(*a, core_id_);
   return Tensor(std::move(a), dtype, shape);
 }
@@ -166,6 +169,7 @@ void Interpreter::check_read(const InstrDecl& d, const ParamDecl& p, const Tenso
 
 void Interpreter::before_execute(const InstrDecl& d, const void* op) {
   const bool check = uninit_policy_ != UninitPolicy::off;
+  const int64_t now = 2 * static_cast<int64_t>(tick_++);  // reads at 2i, writes at 2i + 1
   for (const ParamDecl& p : d.params) {
     if (p.role == Role::none) continue;
     const Tensor* t = tensor_param(op, p);
@@ -174,7 +178,35 @@ void Interpreter::before_execute(const InstrDecl& d, const void* op) {
     if (check && reads(p.role) && a.wstate != Allocation::WriteState::all) check_read(d, p, *t);
     if (writes(p.role) && a.wstate == Allocation::WriteState::none && !t->covers_allocation())
       written::begin_partial(a);
+    // Live ranges (capacity): reads (all of them, before any write below) extend the current
+    // version of their tensor.
+    if (reads(p.role) && !a.pinned) {
+      if (a.live_from < 0) a.live_from = now, a.live_from_op = &d;
+      a.live_to = now, a.live_to_op = &d;
+    }
   }
+  // A write that covers the whole tensor starts a new version, other writes extend it.
+  for (const ParamDecl& p : d.params) {
+    if (!writes(p.role)) continue;
+    const Tensor* t = tensor_param(op, p);
+    if (t == nullptr || !t->on_chip() || t->allocation().pinned) continue;
+    const Allocation& a = t->allocation();
+    // (A version touched by the previous instruction's write or this one's reads just goes on:
+    // nothing but a tensor only read at one instruction could use the gap; Memory merges such
+    // versions the same way.)
+    if (p.role == Role::out && a.live_from >= 0 && a.live_to < now - 1 && t->covers_allocation()) {
+      (a.buffer == Buffer::psum ? psum_ : sbuf_).close_version(a);
+      a.live_from = -1;
+    }
+    if (a.live_from < 0) a.live_from = now + 1, a.live_from_op = &d;
+    a.live_to = now + 1, a.live_to_op = &d;
+  }
+}
+
+void Interpreter::check_capacity() {
+  const int64_t now = 2 * static_cast<int64_t>(tick_) + 2;
+  sbuf_.check_live_ranges(now, true);
+  psum_.check_live_ranges(now, true);
 }
 
 void Interpreter::after_execute(const InstrDecl& d, const void* op) {
@@ -243,6 +275,10 @@ bool Interpreter::reset() {
   if (sbuf_.live_allocations() != 0 || psum_.live_allocations() != 0) return false;
   for (auto& row : counts_) row.fill(0);
   seq_ = 0;
+  tick_ = 0;
+  sbuf_.clear_live_ranges();
+  psum_.clear_live_ranges();
+  capacity_policy_ = capacity_policy_from_env();
   scalar_acc.fill(0.f);
   vector_acc.fill(0.f);
   rng_ready = false;  // random numbers (issue 10): fresh default states per launch
@@ -252,6 +288,12 @@ bool Interpreter::reset() {
   registers_.clear();
   epoch_ = g_epoch++;
   return true;
+}
+
+Interpreter::CapacityPolicy Interpreter::capacity_policy_from_env() {
+  const char* v = std::getenv("NKI_SIM_CAPACITY");
+  if (v != nullptr && std::string_view(v) == "strict") return CapacityPolicy::strict;
+  return CapacityPolicy::live_ranges;
 }
 
 uint64_t Interpreter::instruction_count() const {

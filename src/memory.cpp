@@ -5,10 +5,12 @@
 #include <cstring>
 #include <cstdlib>
 #include <sstream>
+#include <unordered_map>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "nkisim/checked.hpp"
+#include "nkisim/decl.hpp"
 #include "nkisim/errors.hpp"
 #include "parallel.hpp"
 
@@ -127,23 +129,74 @@ HostBuffer host_alloc(size_t bytes, bool huge_pages, const std::string& what) {
   return HostBuffer(static_cast<std::byte*>(mem), HostRelease{total});
 }
 
+struct RangeLabel {  // declared in memory.hpp
+  std::string text;  // 'name' (allocated at site)
+  std::string site;  // the kernel line of the allocation
+};
+
+// One version of a tensor's contents: live from `from` to `to` (half-instruction times).
+struct LiveRange {
+  int64_t from, to, bytes;
+  int np;
+  const InstrDecl* from_op;
+  const InstrDecl* to_op;
+  std::shared_ptr<const RangeLabel> label;
+};
+
 struct SpaceState {
   struct Block {
     int p0, np;
     int64_t off, size;
     const Allocation* owner;
+    bool outside;  // own storage, not in the map
   };
   HostBuffer storage;
   std::unique_ptr<uint8_t[]> shadow;
   std::mutex mu;
   std::vector<Block> live;
+  int64_t outside_bytes = 0;  // bytes per partition of the live outside blocks
+  std::vector<LiveRange> ranges;  // closed versions (and those of freed tensors)
+  size_t compact_at = size_t{1} << 20;
+  uint64_t gen = 1;  // changes whenever ranges are erased (Allocation::last_range is stale)
   std::function<void(const Allocation&)> on_free;
+
+  // Under mu.
+  static const std::shared_ptr<const RangeLabel>& label_of(const Allocation& a) {
+    if (!a.range_label) {
+      std::string s = "'" + (a.name.empty() ? std::string("<unnamed>") : a.name) + "'";
+      // The site is "file:line in function: source"; the list names file:line only.
+      if (!a.site.empty()) s += " (allocated at " + a.site.substr(0, a.site.find(" in ")) + ")";
+      a.range_label = std::make_shared<const RangeLabel>(RangeLabel{std::move(s), a.site});
+    }
+    return a.range_label;
+  }
+  // Under mu: keep the current version of `a` as a closed range.
+  // Versions of one tensor separated by at most one read time (nothing but a tensor that is
+  // only ever read there could use the gap) extend its previous range instead: a tile
+  // overwritten by every instruction of a loop costs one range, not one per instruction.
+  void push_version(const Allocation& a) {
+    if (a.pinned || a.live_from < 0) return;
+    const int64_t to = std::max(a.live_from, a.live_to);
+    if (a.last_range_gen == gen && a.last_range < ranges.size()) {
+      LiveRange& r = ranges[a.last_range];
+      if (a.live_from <= r.to + 2) {
+        if (to > r.to) r.to = to, r.to_op = a.live_to_op;
+        return;
+      }
+    }
+    a.last_range = ranges.size();
+    a.last_range_gen = gen;
+    ranges.push_back(LiveRange{a.live_from, to, a.bytes, a.num_partitions, a.live_from_op,
+                               a.live_to_op, label_of(a)});
+  }
 
   void release(const Allocation* a) {
     if (on_free) on_free(*a);
     std::lock_guard<std::mutex> g(mu);
+    push_version(*a);
     for (size_t i = 0; i < live.size(); ++i) {
       if (live[i].owner == a) {
+        if (live[i].outside) outside_bytes -= live[i].size;
         live[i] = live.back();
         live.pop_back();
         return;
@@ -276,8 +329,30 @@ size_t Memory::live_allocations() const {
   return state_->live.size();
 }
 
+namespace {
+// The live rectangles by address, for capacity errors: name, partitions, bytes [from, to).
+void describe_live(std::ostream& m, const std::vector<SpaceState::Block>& live) {
+  std::vector<const SpaceState::Block*> v;
+  for (const auto& b : live) v.push_back(&b);
+  std::sort(v.begin(), v.end(), [](auto* a, auto* b) {
+    return a->off != b->off ? a->off < b->off : a->p0 < b->p0;
+  });
+  m << ". Live tensors by address:";
+  const size_t shown = std::min<size_t>(v.size(), 40);
+  for (size_t i = 0; i < shown; ++i) {
+    const auto& b = *v[i];
+    const std::string& n = b.owner->name;
+    m << "\n  '" << (n.empty() ? std::string("<unnamed>") : n) << "' partitions [" << b.p0 << ", "
+      << b.p0 + b.np << ") bytes [" << b.off << ", " << b.off + b.size << ") = " << b.size;
+    if (b.outside) m << " (outside the map)";
+  }
+  if (shown < v.size()) m << "\n  ... and " << v.size() - shown << " more";
+}
+}  // namespace
+
 AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::string& name,
-                               std::optional<std::pair<int64_t, int64_t>> address) {
+                               std::optional<std::pair<int64_t, int64_t>> address,
+                               bool outside_when_full) {
   const std::string what = std::string(buffer_name(kind_)) + " tensor '" +
                            (name.empty() ? std::string("<unnamed>") : name) + "'";
   if (np < 1 || np > partitions_) {
@@ -314,6 +389,7 @@ AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::st
   using Block = SpaceState::Block;
   auto overlaps = [&](int p0, int64_t off) {
     for (const auto& b : live_) {
+      if (b.outside) continue;
       if (p0 < b.p0 + b.np && b.p0 < p0 + np && off < b.off + b.size && b.off < off + bytes)
         return &b;
     }
@@ -328,14 +404,15 @@ AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::st
     // checked against the space's bounds only. Tensors they overlap get their pending sentinel
     // fill now, so that a late fill can never clobber data written through the alias.
     for (const auto& b : live_)
-      if (p0 < b.p0 + b.np && b.p0 < p0 + np && off < b.off + b.size && b.off < off + bytes)
+      if (!b.outside && p0 < b.p0 + b.np && b.p0 < p0 + np && off < b.off + b.size && b.off < off + bytes)
         b.owner->ensure_filled();
   } else {
     // First fit: candidate offsets are 0 and the ends of live blocks, lowest first.
     // Candidates start at 4-byte boundaries (the PSUM minimum alignment; it also keeps float32
     // tensors element-aligned in host memory).
     std::vector<int64_t> cands{0};
-    for (const auto& b : live_) cands.push_back((b.off + b.size + 3) / 4 * 4);
+    for (const auto& b : live_)
+      if (!b.outside) cands.push_back((b.off + b.size + 3) / 4 * 4);
     std::sort(cands.begin(), cands.end());
     bool found = false;
     for (int64_t c : cands) {
@@ -352,6 +429,9 @@ AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::st
         break;
       }
     }
+    if (!found && outside_when_full && state_->outside_bytes + bytes <= 8 * bytes_pp_) {
+      return outside_locked(np, bytes, dtype, name);
+    }
     if (!found) {
       int64_t used = 0;
       for (const auto& b : live_) used += b.size;
@@ -360,6 +440,7 @@ AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::st
         << " bytes: " << buffer_name(kind_) << " is full (" << bytes_pp_
         << " bytes per partition, " << live_.size() << " live tensors holding " << used
         << " bytes per partition). Free tiles earlier or use smaller tiles";
+      describe_live(m, live_);
       throw AllocationError(m.str());
     }
   }
@@ -379,8 +460,160 @@ AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::st
   a->unfilled = true;
   a->fill_dtype = dtype;
   if (address) a->ensure_filled();  // aliases see each other's writes from the start
-  live_.push_back(Block{p0, np, off, bytes, a.get()});
+  live_.push_back(Block{p0, np, off, bytes, a.get(), false});
   return a;
+}
+
+}  // namespace nkisim
+
+namespace nkisim {
+
+AllocationPtr Memory::allocate_outside(int np, int64_t bytes, DType dtype, const std::string& name) {
+  std::lock_guard<std::mutex> g(state_->mu);
+  return outside_locked(np, std::max<int64_t>(bytes, 1), dtype, name);
+}
+
+AllocationPtr Memory::outside_locked(int np, int64_t bytes, DType dtype, const std::string& name) {
+  // Storage of its own: whether the kernel fits is decided by live ranges.
+  const std::string what = std::string(buffer_name(kind_)) + " tensor '" +
+                           (name.empty() ? std::string("<unnamed>") : name) + "'";
+  auto a = std::make_shared<Allocation>();
+  const int64_t stride = padded_stride(bytes);
+  a->buffer = kind_;
+  a->partition_stride = stride;
+  a->num_partitions = np;
+  a->bytes = bytes;
+  a->core = core_;
+  a->name = name;
+  a->owned = host_alloc(static_cast<size_t>(stride) * np, true, what);
+  a->own_shadow.reset(new uint8_t[static_cast<size_t>(stride) * np]);
+  a->data = a->owned.get();
+  a->written = a->own_shadow.get();
+  a->wstate = Allocation::WriteState::none;
+  a->space = state_;
+  a->unfilled = true;
+  a->fill_dtype = dtype;
+  a->outside = true;
+  state_->live.push_back(SpaceState::Block{0, np, 0, bytes, a.get(), true});
+  state_->outside_bytes += bytes;
+  return a;
+}
+
+void Memory::close_version(const Allocation& a) {
+  std::unique_lock<std::mutex> g(state_->mu);
+  state_->push_version(a);
+  if (state_->ranges.size() < state_->compact_at) return;
+  // Bounded work and memory: check what is known so far, forget what can no longer overlap
+  // anything new; when little could be forgotten (a long-lived tensor), check less often.
+  g.unlock();
+  check_live_ranges(a.live_to + 1, false);
+  g.lock();
+  constexpr size_t kMaxRanges = size_t{4} << 20;
+  if (state_->ranges.size() * 2 < state_->compact_at) return;
+  if (state_->compact_at < kMaxRanges) {
+    state_->compact_at *= 2;
+    return;
+  }
+  // Still full (a tensor live since the start keeps every range relevant): forget the older
+  // half, already checked above with what was known. An overflow that needs a range forgotten
+  // here and a later extension of a long-lived one can go unreported (kernels of millions of
+  // instructions only).
+  auto& v = state_->ranges;
+  std::vector<int64_t> ends;
+  ends.reserve(v.size());
+  for (const auto& r : v) ends.push_back(r.to);
+  std::nth_element(ends.begin(), ends.begin() + ends.size() / 2, ends.end());
+  const int64_t median = ends[ends.size() / 2];
+  v.erase(std::remove_if(v.begin(), v.end(), [&](const LiveRange& r) { return r.to < median; }),
+          v.end());
+  ++state_->gen;
+}
+
+void Memory::clear_live_ranges() {
+  std::lock_guard<std::mutex> g(state_->mu);
+  state_->ranges.clear();
+  state_->ranges.shrink_to_fit();
+  state_->compact_at = size_t{1} << 20;
+  ++state_->gen;
+}
+
+void Memory::set_live_range_compaction(size_t n) {
+  std::lock_guard<std::mutex> g(state_->mu);
+  state_->compact_at = std::max<size_t>(n, 2);
+}
+
+size_t Memory::live_range_count() const {
+  std::lock_guard<std::mutex> g(state_->mu);
+  return state_->ranges.size();
+}
+
+void Memory::check_live_ranges(int64_t now, bool final) {
+  std::vector<LiveRange> rs;
+  int64_t horizon = now;  // every range that can still grow or start begins at or after this
+  {
+    std::lock_guard<std::mutex> g(state_->mu);
+    rs = state_->ranges;
+    for (const auto& b : state_->live) {
+      const Allocation& a = *b.owner;
+      if (a.pinned || a.live_from < 0) continue;
+      horizon = std::min(horizon, a.live_from);
+      rs.push_back(LiveRange{a.live_from, std::max(a.live_from, a.live_to), a.bytes,
+                             a.num_partitions, a.live_from_op, a.live_to_op, state_->label_of(a)});
+    }
+  }
+  std::vector<std::pair<int64_t, int64_t>> ev;
+  ev.reserve(rs.size() * 2);
+  for (const auto& r : rs) {
+    ev.emplace_back(r.from, r.bytes);
+    ev.emplace_back(r.to + 1, -r.bytes);
+  }
+  std::sort(ev.begin(), ev.end());  // at equal times, ends before starts
+  int64_t cur = 0, peak = 0, at = -1;
+  for (const auto& [t, d] : ev) {
+    cur += d;
+    if (cur > peak) peak = cur, at = t;
+  }
+  if (peak > bytes_pp_) {
+    std::vector<const LiveRange*> live;
+    for (const auto& r : rs)
+      if (r.from <= at && at <= r.to) live.push_back(&r);
+    std::sort(live.begin(), live.end(), [](auto* a, auto* b) {
+      return a->bytes != b->bytes ? a->bytes > b->bytes : a->from < b->from;
+    });
+    auto instr = [](int64_t t, const InstrDecl* d) {
+      std::string s = "#" + std::to_string(t / 2);
+      if (d != nullptr) s += " (" + std::string(d->name) + ")";
+      return s;
+    };
+    const LiveRange* starter = nullptr;  // the range whose start made the peak
+    for (const auto* r : live)
+      if (r->from == at) starter = r;
+    std::ostringstream m;
+    m << buffer_name(kind_) << " capacity exceeded on core " << core_ << ": at instruction "
+      << instr(at, starter ? starter->from_op : nullptr) << " the tensors live at once need "
+      << peak << " bytes per partition, more than the " << bytes_pp_ << " bytes of a "
+      << buffer_name(kind_) << " partition (a tensor is live from the instruction that writes it "
+      << "to the last instruction that reads it; a tensor overwritten whole starts again). Live "
+      << "tensors (" << live.size() << "), largest first:";
+    const size_t shown = std::min<size_t>(live.size(), 40);
+    for (size_t i = 0; i < shown; ++i) {
+      const LiveRange& r = *live[i];
+      m << "\n  " << r.label->text << ": " << r.np << " partitions x " << r.bytes << " bytes, live from "
+        << instr(r.from, r.from_op) << " to " << instr(r.to, r.to_op);
+    }
+    if (shown < live.size()) m << "\n  ... and " << live.size() - shown << " more";
+    // The kernel line: where the largest live tensor was allocated.
+    if (!live.empty() && !live[0]->label->site.empty()) m << "\n  at " << live[0]->label->site;
+    throw AllocationError(m.str());
+  }
+  if (!final) {
+    std::lock_guard<std::mutex> g(state_->mu);
+    auto& v = state_->ranges;
+    const size_t before = v.size();
+    v.erase(std::remove_if(v.begin(), v.end(), [&](const LiveRange& r) { return r.to < horizon; }),
+            v.end());
+    if (v.size() != before) ++state_->gen;
+  }
 }
 
 }  // namespace nkisim

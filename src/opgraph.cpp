@@ -141,7 +141,7 @@ void Recorder::on_allocate(const Allocation& a, int core) {
   on_chip_[&a] = id;
   std::ostringstream s;
   s << "alloc " << id << " " << a.core << " " << buffer_name(a.buffer) << " " << a.start_partition
-    << " " << a.byte_offset << " " << a.num_partitions << " " << a.bytes << " "
+    << " " << (a.outside ? -1 : a.byte_offset) << " " << a.num_partitions << " " << a.bytes << " "
     << name(a.fill_dtype) << " " << enc_str(a.name);
   line(s.str());
 }
@@ -165,7 +165,7 @@ int64_t Recorder::touch(const Tensor& t) {
     on_chip_[&a] = id;
     std::ostringstream s;
     s << "alloc " << id << " " << a.core << " " << buffer_name(a.buffer) << " " << a.start_partition
-      << " " << a.byte_offset << " " << a.num_partitions << " " << a.bytes << " "
+      << " " << (a.outside ? -1 : a.byte_offset) << " " << a.num_partitions << " " << a.bytes << " "
       << name(a.fill_dtype) << " " << enc_str(a.name);
     line(s.str());
     a.ensure_filled();
@@ -578,7 +578,9 @@ class Replayer {
     if (np < 1 || np > target_->partitions) r_.error("bad partition count " + std::to_string(np));
     Memory& m = b == Buffer::psum ? in.psum() : in.sbuf();
     try {
-      on_chip_[id] = m.allocate(static_cast<int>(np), bytes, dt, nm, std::make_pair(p0, off));
+      // Byte offset -1: the tensor had storage of its own (outside a full map).
+      on_chip_[id] = off == -1 ? m.allocate_outside(static_cast<int>(np), bytes, dt, nm)
+                               : m.allocate(static_cast<int>(np), bytes, dt, nm, std::make_pair(p0, off));
     } catch (const std::exception& e) {
       r_.error(e.what());
     }

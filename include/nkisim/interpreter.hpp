@@ -38,8 +38,20 @@ class Interpreter {
   Memory& psum() { return psum_; }
 
   // Allocate an on-chip tensor in this core's SBUF or PSUM.
+  // `site` (the kernel line) names the tensor in capacity reports.
   Tensor allocate(Buffer b, const std::vector<int64_t>& shape, DType dtype, const std::string& name,
-                  std::optional<std::pair<int64_t, int64_t>> address = std::nullopt);
+                  std::optional<std::pair<int64_t, int64_t>> address = std::nullopt,
+                  const std::string& site = "");
+
+  // Capacity (NKI_SIM_CAPACITY, read at construction and reset()): live_ranges (default) checks
+  // SBUF and PSUM the way the compiler's allocator needs them, a tensor occupying memory from the
+  // instruction that writes it to the last instruction that reads it (Memory::check_live_ranges;
+  // tensors that do not fit the map meanwhile get storage of their own); strict fails an
+  // allocation as soon as the tensors Python still references do not fit (first fit).
+  enum class CapacityPolicy : uint8_t { live_ranges, strict };
+  CapacityPolicy capacity_policy() const { return capacity_policy_; }
+  // The kernel has ended: throws AllocationError if the live ranges never fit (both spaces).
+  void check_capacity();
 
   // The one path of every instruction: the declaration's common rules, the instruction's own
   // rules, reads of unwritten memory, execution, written state, events.
@@ -169,6 +181,7 @@ class Interpreter {
   [[noreturn]] void raise_notice();
   [[noreturn]] void raise_race_notice();
   static UninitPolicy policy_from_env();
+  static CapacityPolicy capacity_policy_from_env();
 
   const Target& target_;
   int core_id_;
@@ -177,6 +190,8 @@ class Interpreter {
   Memory psum_;
   std::array<std::array<uint64_t, 8>, kNumOpKinds> counts_{};  // by instruction and engine
   uint64_t seq_ = 0;
+  uint64_t tick_ = 0;  // instructions run (live-range times)
+  CapacityPolicy capacity_policy_ = capacity_policy_from_env();
   std::vector<std::shared_ptr<Observer>> observers_;
   std::shared_ptr<Observer> log_;
   std::function<std::string()> locator_;

@@ -36,6 +36,8 @@ inline bool is_on_chip(Buffer b) { return !is_hbm(b); }
 
 class Memory;
 struct SpaceState;  // an on-chip space's storage and live rectangles, shared with its allocations
+struct InstrDecl;
+struct RangeLabel;  // how a capacity report names a tensor
 
 // Host memory for simulated storage (64-byte aligned; huge pages when large). Large buffers go
 // back to a small cache when released, so that kernels launched in a loop reuse memory that is
@@ -76,6 +78,20 @@ struct Allocation {
   DType fill_dtype = DType::float32;
   void ensure_filled() const;
   std::string name;
+  std::string site;              // on-chip: the kernel line that allocated it (for reports)
+  // Capacity by live ranges (auto-placed on-chip tensors, see Memory::check_live_ranges): the
+  // current version of the contents lives from live_from to live_to, in half-instruction times
+  // of the owning core (a read by instruction i is 2i, a write 2i+1); -1 = not touched yet. An
+  // instruction that overwrites the whole tensor starts a new version.
+  mutable int64_t live_from = -1, live_to = -1;
+  mutable const InstrDecl* live_from_op = nullptr;
+  mutable const InstrDecl* live_to_op = nullptr;
+  mutable std::shared_ptr<const RangeLabel> range_label;  // made at its first closed range
+  mutable size_t last_range = 0;        // its latest closed range (valid while the space's
+  mutable uint64_t last_range_gen = 0;  // range generation is last_range_gen)
+  bool pinned = false;           // placed with address=: the kernel owns the address map
+  bool outside = false;          // stored outside the space's map (the map was full)
+  std::unique_ptr<uint8_t[]> own_shadow;  // the written-state shadow of an outside allocation
   std::shared_ptr<SpaceState> space;     // on-chip: keeps the storage alive, takes the rectangle back
   std::shared_ptr<void> keepalive;       // HBM: owned storage or the caller's array
   HostBuffer owned;                      // HBM allocations made by a kernel
@@ -110,8 +126,33 @@ class Memory {
   // offset) pins the placement; otherwise first fit from partition 0. Throws AllocationError
   // naming the tensor, the request and what is free (any int64 request is checked without
   // overflow). PSUM tiles that fit a bank never straddle one. A failure changes nothing.
+  //
+  // outside_when_full: when no free rectangle is left, the tensor gets storage of its own outside
+  // the map instead of an error (byte_offset 0, start partition 0): tiles that Python still
+  // references may be dead for the compiler, which frees a tile after its last use. Capacity is
+  // then checked by live ranges (check_live_ranges). Outside storage is bounded (8 times the
+  // space); past that the allocation fails as above.
   AllocationPtr allocate(int partitions, int64_t bytes, DType dtype, const std::string& name,
-                         std::optional<std::pair<int64_t, int64_t>> address);
+                         std::optional<std::pair<int64_t, int64_t>> address,
+                         bool outside_when_full = false);
+
+  // Storage outside the map (as when the map is full), e.g. to replay a recorded placement.
+  AllocationPtr allocate_outside(int partitions, int64_t bytes, DType dtype, const std::string& name);
+
+  // ---- capacity by live ranges (what the compiler's allocator needs: every tile from the
+  // instruction that writes it to the last instruction that reads it)
+  // The current version of `a` ends (it is about to be overwritten whole): keep its range.
+  void close_version(const Allocation& a);
+  // Throws AllocationError when, at some instruction, the live ranges of the auto-placed tensors
+  // need more bytes per partition than the space has; names that instruction and the tensors.
+  // `final` (the kernel has ended): the open versions of live tensors end at their last use.
+  // Otherwise (called while running) the check covers what is known so far and then forgets the
+  // ranges that can no longer overlap anything new.
+  void check_live_ranges(int64_t now, bool final);
+  void clear_live_ranges();
+  size_t live_range_count() const;
+  // The range count at which the space checks and compacts while running (default 1M; tests).
+  void set_live_range_compaction(size_t n);
 
   Buffer kind() const { return kind_; }
   int partitions() const { return partitions_; }
@@ -136,6 +177,7 @@ class Memory {
   int core_;
   int64_t host_stride_;  // bytes_pp_ padded so partitions do not alias in the CPU caches
   std::shared_ptr<SpaceState> state_;
+  AllocationPtr outside_locked(int partitions, int64_t bytes, DType dtype, const std::string& name);
 };
 
 }  // namespace nkisim

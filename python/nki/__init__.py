@@ -15,7 +15,7 @@ if _os.environ.get("NKI_SIM_PREWARM", "1") != "0":
     _atexit.register(_core.prewarm_wait)
     _os.register_at_fork(before=_core.prewarm_wait)
 from . import isa, language, typing, collectives, dtype  # noqa: F401
-from ._kernel import Kernel, jit, simulate, last_launch  # noqa: F401
+from ._kernel import Kernel, NkiPreciseFpWarning, jit, simulate, last_launch  # noqa: F401
 from ._profile import Profile, last_profile, observe  # noqa: F401
 from .language import NKIObject  # noqa: F401
 from ._cpu_simulate import cpu_simulate  # noqa: F401

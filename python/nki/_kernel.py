@@ -13,6 +13,10 @@ from ._errors import NkiValidationError
 
 _state = threading.local()  # .launch, .program_id of the program running on this thread
 
+class NkiPreciseFpWarning(UserWarning):
+    """NKI_PRECISE_FP=0 was asked for; nkisim stores every tensor in its own dtype regardless."""
+
+
 def _fail(msg):
     """Raise NkiValidationError pointing at the user's line (the launch or the kernel call)."""
     loc = _errors.where(3)
@@ -255,8 +259,16 @@ def launch(kernel, args, kwargs, observers=None, profile=False, record=None):
             f"{kernel.func.__name__}[{n}]: {info['name']} supports LNC degree up to "
             f"{info['max_lnc']} (set NEURON_PLATFORM_TARGET_OVERRIDE=trn2 or trn3 for LNC=2)")
     if os.environ.get("NKI_PRECISE_FP", "1") == "0":
-        warnings.warn("NKI_PRECISE_FP=0 (low-precision tensors stored as float32) is not "
-                      "supported by nkisim: tensors always use their real dtype", stacklevel=3)
+        # AWS's simulator documents NKI_PRECISE_FP=0 as holding bfloat16/fp8 tensors in float32.
+        # nkisim always stores a tensor in its own dtype (what NKI_PRECISE_FP=1 gives, and what
+        # the hardware does): byte sizes, .view() bitcasts, address= offsets and SBUF capacity
+        # all depend on it. See README ("NKI_PRECISE_FP").
+        warnings.warn(
+            "NKI_PRECISE_FP=0 is not supported by nkisim: bfloat16/float8 tensors are stored in "
+            "their own dtype, as with NKI_PRECISE_FP=1 and on hardware, not in float32; every "
+            "store rounds to the tensor's dtype, so results can differ from a float32-storage "
+            "simulation by that rounding (compare with tolerances for the tensor dtype)",
+            NkiPreciseFpWarning, stacklevel=3)
     buffer_id = 3 if n > 1 else 2  # shared_hbm under LNC2, nl.hbm otherwise
     wargs, wkwargs, writebacks, framework = _wrap_args(args, kwargs, buffer_id,
                                                              _param_names(kernel.func))
@@ -283,6 +295,7 @@ def launch(kernel, args, kwargs, observers=None, profile=False, record=None):
         _core.set_current(L.interpreters[i])
         try:
             results[i] = kernel.func(*wargs, **wkwargs)
+            _core.check_capacity()  # SBUF/PSUM by live ranges, now that every use is known
         except BaseException as e:  # reported by the launching thread
             errors[i] = e
             if n > 1:  # release the other programs' waits; they stop at their next instruction

@@ -592,12 +592,16 @@ def tensor_reduce_negate_bitvec():
 
 
 # ---------------------------------------------------------------- allocation
-@case(ALLOC, r"cannot allocate sbuf tensor 'big3' of 128 partitions x 65536 bytes: sbuf is full "
-             r"\(245752 bytes per partition, 3 live tensors")
+@case(ALLOC, r"sbuf capacity exceeded on core 0: at instruction #3 \(memset\) the tensors live "
+             r"at once need 262144 bytes per partition, more than the 245752 bytes")
 def sbuf_capacity_overflow():
     tiles = []
-    for i in range(4):
-        tiles.append(nl.ndarray((128, 16384), dtype=nl.float32, buffer=nl.sbuf, name=f"big{i}"))
+    for i in range(4):  # all four written, then all four read: live at once
+        t = nl.ndarray((128, 16384), dtype=nl.float32, buffer=nl.sbuf, name=f"big{i}")
+        nisa.memset(t, float(i))
+        tiles.append(t)
+    for t in tiles:
+        nisa.tensor_scalar(t, t, nl.add, 1.0)
 
 
 @case(ALLOC, r"cannot allocate sbuf tensor 'huge': 262144 bytes per partition exceed the sbuf "
@@ -606,11 +610,16 @@ def sbuf_tile_larger_than_partition():
     nl.ndarray((128, 65536), dtype=nl.float32, buffer=nl.sbuf, name="huge")
 
 
-@case(ALLOC, r"cannot allocate psum tensor 'acc8' of 128 partitions x 2048 bytes: psum is full")
+@case(ALLOC, r"psum capacity exceeded on core 0: .* need 18432 bytes per partition, more than "
+             r"the 16384 bytes of a psum partition")
 def psum_overflow():
     tiles = []
-    for i in range(9):
-        tiles.append(nl.ndarray((128, 512), dtype=nl.float32, buffer=nl.psum, name=f"acc{i}"))
+    for i in range(9):  # nine 2 KiB accumulators live at once
+        t = nl.ndarray((128, 512), dtype=nl.float32, buffer=nl.psum, name=f"acc{i}")
+        nisa.memset(t, 0.0)
+        tiles.append(t)
+    for t in tiles:
+        nisa.tensor_scalar(t, t, nl.add, 1.0)
 
 
 @case(ALLOC, r"cannot allocate psum tensor 'p': 16388 bytes per partition exceed the psum "

@@ -184,3 +184,25 @@ def test_other_targets_and_allocation_only_kernels(tmp_path, rng, set_target, ta
     nki.simulate(no_instructions, record=str(path))(a)
     r = _core.replay(str(path))
     assert r["bit_exact"] and r["instructions"] == 0 and r["target"] == target
+
+
+def test_tiles_outside_a_full_map_are_recorded_and_replayed(tmp_path, rng):
+    # Four 64 KiB tiles referenced at once (trn3 holds three): the fourth lives outside the map
+    # (recorded with byte offset -1) and is used after the others are dead.
+    @nki.jit
+    def kernel(a):
+        out = nl.ndarray((4, 128, 64), dtype=a.dtype, buffer=nl.shared_hbm)
+        x = nl.ndarray(a.shape, dtype=a.dtype, buffer=nl.sbuf)
+        nisa.dma_copy(x, a)
+        ts = [nl.ndarray((128, 16384), dtype=nl.float32, buffer=nl.sbuf) for _ in range(4)]
+        for i, t in enumerate(ts):
+            nisa.tensor_scalar(t[:, 0:64], x, nl.multiply, float(i + 1))
+            nisa.dma_copy(out[i], t[:, 0:64])
+        return out
+
+    a = random(rng, (128, 64), F32)
+    out, r, path = record_and_replay(tmp_path, kernel, a)
+    assert any(line.startswith("alloc ") and line.split()[5] == "-1"
+               for line in path.read_text(errors="replace").splitlines())
+    for i in range(4):
+        assert_equal(out[i], a * (i + 1))

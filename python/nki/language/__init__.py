@@ -233,7 +233,9 @@ def ndarray(shape, dtype, buffer=sbuf, name="", address=None):
                 i = st.shared_count
                 st.shared_count += 1
                 return L.shared_hbm(i, shp, d, name or "")
-        return _core.allocate(bid, shp, _dtypes.ID[d], name or "", address)
+        # On-chip: the kernel line names the tensor in capacity reports.
+        site = _errors.where(2) if bid < 2 else ""
+        return _core.allocate(bid, shp, _dtypes.ID[d], name or "", address, site)
     except _errors.ERRORS as e:
         _errors.reraise(e)
     except TypeError as e:
