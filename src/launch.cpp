@@ -5,6 +5,11 @@
 #include <sstream>
 #include <thread>
 
+#include <sys/mman.h>
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14; older kernels answer EINVAL
+#endif
+
 #include "isa/common.hpp"
 #include "nkisim/errors.hpp"
 #include "race.hpp"
@@ -35,6 +40,7 @@ std::shared_ptr<Interpreter> from_pool(const Target& t, int core, int n) {
 }
 
 bool prewarming(const Target& t);
+void wait_prewarm_ready();
 void note_taken(const Interpreter* in);
 
 std::shared_ptr<Interpreter> acquire(const Target& t, int core, int n) {
@@ -42,10 +48,10 @@ std::shared_ptr<Interpreter> acquire(const Target& t, int core, int n) {
     note_taken(in.get());
     return in;
   }
-  // The interpreter being prewarmed is this one: finishing its page faults is cheaper than
-  // making another and faulting both at once.
+  // The interpreter being prewarmed is this one: it is in the pool within a moment (its pages
+  // are faulted in meanwhile), which is cheaper than making and faulting a second one.
   if (core == 0 && n == 1 && prewarming(t)) {
-    prewarm_wait();
+    wait_prewarm_ready();
     if (auto in = from_pool(t, core, n)) {
       note_taken(in.get());
       return in;
@@ -66,6 +72,7 @@ struct Prewarm {
   std::thread thread;
   bool started = false;
   std::atomic<const Interpreter*> made{nullptr};  // the prewarmed interpreter
+  std::atomic<bool> ready{false};                 // it is in the pool (or never will be)
   std::atomic<bool> taken{false};                 // a launch got it
   std::atomic<bool> running{false};
   const Target* target = nullptr;
@@ -318,16 +325,23 @@ void prewarm_start(const Target& target) {
     try {
       auto in = std::make_shared<Interpreter>(target, 0, 1);
       Memory& m = in->sbuf();
+      const std::shared_ptr<void> keep = m.storage_owner();  // alive while populating
       std::byte* base = m.host_data();
       const int64_t bytes = m.host_stride() * m.partitions();
-      // One store per 4 KiB page faults the storage in (huge pages where the kernel grants them);
-      // the contents do not matter: fresh tensors are sentinel-filled or overwritten.
-      for (int64_t i = 0; i < bytes; i += 4096) base[i] = std::byte{0};
       p.made = in.get();
-      give_back(std::move(in));
+      give_back(std::move(in));  // the first launch may take it now and run meanwhile
+      p.ready = true;
+      // Fault the storage in without touching its contents (MADV_POPULATE_WRITE, Linux 5.14+),
+      // 2 MiB at a time: safe while the first launch already writes tiles into it.
+      constexpr int64_t kChunk = int64_t{2} << 20;
+      for (int64_t off = 0; off < bytes; off += kChunk)
+        if (madvise(base + off, static_cast<size_t>(std::min(kChunk, bytes - off)),
+                    MADV_POPULATE_WRITE) != 0)
+          break;  // not supported here: the first launch faults pages in as before
     } catch (...) {
       // Out of memory or the like: the first launch simply pays the cost itself.
     }
+    p.ready = true;
     p.running = false;
   });
 }
@@ -338,6 +352,10 @@ namespace {
 bool prewarming(const Target& t) {
   Prewarm& p = prewarm_state();
   return p.running.load() && p.target != nullptr && p.target->version() == t.version();
+}
+void wait_prewarm_ready() {
+  Prewarm& p = prewarm_state();
+  while (!p.ready.load()) std::this_thread::yield();
 }
 void note_taken(const Interpreter* in) {
   Prewarm& p = prewarm_state();

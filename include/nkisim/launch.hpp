@@ -107,9 +107,10 @@ class Launch {
 
 // The first launch in a process maps and zeroes SBUF's huge pages as its instructions first touch
 // them (24+ MiB: 5-40 ms, most of a small kernel's first call). prewarm_start() builds that
-// launch's interpreter (one core of `target`) on a background thread, touches its SBUF, and leaves
-// it in the interpreter pool for the first launch to take; prewarm_wait() joins the thread (before
-// fork and at exit). Both are cheap no-ops when there is nothing to do.
+// launch's interpreter (one core of `target`) on a background thread, puts it in the interpreter
+// pool for the first launch to take, and then faults its SBUF in without touching the contents
+// (so the launch may already run); prewarm_wait() joins the thread (before fork and at exit).
+// Both are cheap no-ops when there is nothing to do.
 void prewarm_start(const Target& target);
 void prewarm_wait();
 // Whether a launch has taken the prewarmed interpreter (for tests and diagnostics).
