@@ -585,7 +585,11 @@ def simulate_ranks(kernel, ranks, observers=None, profile=False, timeout=None, b
             except NkiCollectiveError as e:
                 end_error = e
         if errors:
-            primary = [r for r in order if not isinstance(errors[r], _Aborted)] or order
+            # The root cause first: a rank's own failure, not another rank's collective error
+            # about it (which can reach `order` first: a waiting rank sees the failure in the
+            # world state before the failed rank's thread records its error).
+            primary = ([r for r in order if not isinstance(errors[r], (_Aborted, NkiCollectiveError))]
+                       or [r for r in order if not isinstance(errors[r], _Aborted)] or order)
             r = primary[0]
             e = errors[r]
             if isinstance(e, NkiCollectiveError) or f"rank {r}" in str(e):
