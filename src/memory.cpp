@@ -293,6 +293,25 @@ int64_t padded_stride(int64_t bytes_pp) {
   int64_t s = (bytes_pp + line - 1) / line * line;
   return s + 3 * line;
 }
+
+// An on-chip allocation's common fields: nothing written yet (the shadow is cleared by the first
+// partial write), sentinels filled lazily. The caller sets the placement and the storage.
+std::shared_ptr<Allocation> new_onchip(Buffer kind, int core, const std::string& name, int np,
+                                       int64_t bytes, int64_t stride, DType dtype,
+                                       const std::shared_ptr<SpaceState>& space) {
+  auto a = std::make_shared<Allocation>();
+  a->buffer = kind;
+  a->partition_stride = stride;
+  a->num_partitions = np;
+  a->bytes = bytes;
+  a->core = core;
+  a->name = name;
+  a->wstate = Allocation::WriteState::none;
+  a->space = space;
+  a->unfilled = true;
+  a->fill_dtype = dtype;
+  return a;
+}
 }  // namespace
 
 Memory::Memory(Buffer kind, int partitions, int64_t bytes_per_partition, int64_t bank_bytes,
@@ -444,21 +463,11 @@ AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::st
       throw AllocationError(m.str());
     }
   }
-  auto a = std::make_shared<Allocation>();
-  a->buffer = kind_;
-  a->partition_stride = host_stride_;
+  auto a = new_onchip(kind_, core_, name, np, bytes, host_stride_, dtype, state_);
   a->start_partition = p0;
-  a->num_partitions = np;
   a->byte_offset = off;
-  a->bytes = bytes;
-  a->core = core_;
-  a->name = name;
   a->data = state_->storage.get() + static_cast<int64_t>(p0) * host_stride_ + off;
   a->written = state_->shadow.get() + static_cast<int64_t>(p0) * host_stride_ + off;
-  a->wstate = Allocation::WriteState::none;  // the shadow is cleared by the first partial write
-  a->space = state_;
-  a->unfilled = true;
-  a->fill_dtype = dtype;
   if (address) a->ensure_filled();  // aliases see each other's writes from the start
   live_.push_back(Block{p0, np, off, bytes, a.get(), false});
   return a;
@@ -477,22 +486,12 @@ AllocationPtr Memory::outside_locked(int np, int64_t bytes, DType dtype, const s
   // Storage of its own: whether the kernel fits is decided by live ranges.
   const std::string what = std::string(buffer_name(kind_)) + " tensor '" +
                            (name.empty() ? std::string("<unnamed>") : name) + "'";
-  auto a = std::make_shared<Allocation>();
   const int64_t stride = padded_stride(bytes);
-  a->buffer = kind_;
-  a->partition_stride = stride;
-  a->num_partitions = np;
-  a->bytes = bytes;
-  a->core = core_;
-  a->name = name;
+  auto a = new_onchip(kind_, core_, name, np, bytes, stride, dtype, state_);
   a->owned = host_alloc(static_cast<size_t>(stride) * np, true, what);
   a->own_shadow.reset(new uint8_t[static_cast<size_t>(stride) * np]);
   a->data = a->owned.get();
   a->written = a->own_shadow.get();
-  a->wstate = Allocation::WriteState::none;
-  a->space = state_;
-  a->unfilled = true;
-  a->fill_dtype = dtype;
   a->outside = true;
   state_->live.push_back(SpaceState::Block{0, np, 0, bytes, a.get(), true});
   state_->outside_bytes += bytes;
