@@ -20,22 +20,21 @@ class PtrMap {
   void set(PyObject* o, int v) {
     size_t i = slot(o);
     while (keys_[i] != nullptr && keys_[i] != o) i = (i + 1) & (kSlots - 1);
-    if (keys_[i] == nullptr) {
-      if (entries_.size() * 2 >= kSlots) throw std::logic_error("nkisim: operator table full");
-      entries_.emplace_back(o, v);
-    }
+    if (keys_[i] == nullptr && ++count_ * 2 > kSlots) throw std::logic_error("nkisim: operator table full");
     keys_[i] = o;
     vals_[i] = v;
-    for (auto& e : entries_)
-      if (e.first == o) e.second = v;
   }
   const int* find(PyObject* o) const {
     for (size_t i = slot(o); keys_[i] != nullptr; i = (i + 1) & (kSlots - 1))
       if (keys_[i] == o) return &vals_[i];
     return nullptr;
   }
-  auto begin() const { return entries_.begin(); }
-  auto end() const { return entries_.end(); }
+  // The object registered for id v (reverse lookup, off the hot path); nullptr if none.
+  PyObject* key_of(int v) const {
+    for (size_t i = 0; i < kSlots; ++i)
+      if (keys_[i] != nullptr && vals_[i] == v) return keys_[i];
+    return nullptr;
+  }
 
  private:
   static constexpr size_t kSlots = 256;
@@ -44,7 +43,7 @@ class PtrMap {
   }
   PyObject* keys_[kSlots] = {};
   int vals_[kSlots] = {};
-  std::vector<std::pair<PyObject*, int>> entries_;  // for reverse lookups (id -> object)
+  size_t count_ = 0;
 };
 
 struct Registry {
@@ -519,8 +518,8 @@ py::object param_value(const ParamDecl& p, const void* op) {
       const int v = p.kind == Kind::alu ? static_cast<int>(InstrDecl::get<AluOp>(op, p))
                                         : static_cast<int>(InstrDecl::get<ActFn>(op, p));
       if (p.kind == Kind::alu && v == 0) return py::none();
-      for (const auto& [obj, id] : p.kind == Kind::alu ? reg().alu : reg().act)
-        if (id == v) return py::reinterpret_borrow<py::object>(obj);
+      if (PyObject* obj = (p.kind == Kind::alu ? reg().alu : reg().act).key_of(v))
+        return py::reinterpret_borrow<py::object>(obj);
       return py::int_(v);
     }
     case Kind::enum_: {

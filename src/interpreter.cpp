@@ -328,13 +328,14 @@ RegRef Interpreter::register_alloc(std::optional<int64_t> init) {
 
 const Interpreter::RegSlot& Interpreter::slot_of(const RegRef& r, std::string_view instr,
                                                  std::string_view param) const {
-  const std::string at = "nki.isa." + std::string(instr) + ": " + std::string(param) + ": ";
+  // (The message prefix is built only on failure: registers are read on every dynamic access.)
+  auto at = [&] { return "nki.isa." + std::string(instr) + ": " + std::string(param) + ": "; };
   if (r.core != core_id_)
-    throw ValidationError(at + "the register was allocated by program " + std::to_string(r.core) +
+    throw ValidationError(at() + "the register was allocated by program " + std::to_string(r.core) +
                           " (core " + std::to_string(r.core) + ") but is used on core " +
                           std::to_string(core_id_) + "; registers belong to one core");
   if (r.epoch != epoch_ || r.id < 0 || r.id >= static_cast<int32_t>(registers_.size()))
-    throw ValidationError(at + "the register belongs to an earlier kernel launch");
+    throw ValidationError(at() + "the register belongs to an earlier kernel launch");
   return registers_[r.id];
 }
 

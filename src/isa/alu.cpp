@@ -64,24 +64,6 @@ void alu_binary(AluOp op, const Block& o, const Block& a, const Block& b) {
   });
 }
 
-void alu_scalar(AluOp op, const Block& o, const Block& a, float s, bool reverse) {
-  with_float_op(op, [&](auto f) {
-    if (o.nc == 1) {
-      for (int64_t r = 0; r < o.nr; ++r)
-        o.p[r * o.ld] = reverse ? f(s, a.p[r * a.ld]) : f(a.p[r * a.ld], s);
-      return;
-    }
-    for (int64_t r = 0; r < o.nr; ++r) {
-      float* out = o.row(r);
-      const float* x = a.row(r);
-      if (reverse)
-        for (int64_t c = 0; c < o.nc; ++c) out[c] = f(s, x[c]);
-      else
-        for (int64_t c = 0; c < o.nc; ++c) out[c] = f(x[c], s);
-    }
-  });
-}
-
 void alu_rows(AluOp op, const Block& o, const Block& a, const float* per_row, bool reverse) {
   with_float_op(op, [&](auto f) {
     if (o.nc == 1) {

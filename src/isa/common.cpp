@@ -1,9 +1,8 @@
-#include <memory>
-
 #include "isa/common.hpp"
 
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <sstream>
 
 namespace nkisim::isa {
@@ -256,7 +255,6 @@ void gather_raw(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, v
       gather1<E>(v, r0, nr, c0, nc, o);
       return;
     }
-
     for (int64_t r = r0; r < r0 + nr; ++r)
       for_runs(v, v.base, r, c0, nc, [&](std::byte* p, int64_t stride, int64_t len) {
         if (stride == static_cast<int64_t>(sizeof(E))) std::memcpy(o, p, len * sizeof(E));
@@ -274,7 +272,6 @@ void scatter_raw(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, 
       scatter1<E>(v, r0, nr, c0, nc, s);
       return;
     }
-
     for (int64_t r = r0; r < r0 + nr; ++r)
       for_runs(v, v.base, r, c0, nc, [&](std::byte* p, int64_t stride, int64_t len) {
         if (stride == static_cast<int64_t>(sizeof(E))) std::memcpy(p, s, len * sizeof(E));
@@ -480,19 +477,9 @@ void operand_rows(const Operand& o, int64_t r0, int64_t nr, float* out) {
   load<float>(v, r0, nr, 0, 1, out);
 }
 
-OperandValues::OperandValues(const Operand& o, int64_t partitions) : operand(o) {
-  if (!o.tile) return;
-  rows.resize(static_cast<size_t>(partitions));
-  operand_rows(o, 0, partitions, rows.data());
-}
-
 void apply_operand(AluOp op, const OperandValues& v, bool reverse, const Block& out,
                    const Block& x, int64_t r0) {
-  if (!v.operand.tile) {
-    alu_scalar(op, out, x, static_cast<float>(v.operand.value), reverse);
-    return;
-  }
-  alu_rows(op, out, x, v.rows.data() + r0, reverse);
+  alu_rows(op, out, x, v.rows + r0, reverse);
 }
 
 

@@ -177,9 +177,10 @@ void operand_rows(const Operand& o, int64_t r0, int64_t nr, float* out);
 // tile may be a column of dst (the hardware reads it before streaming), so it must not be read
 // again after the instruction has written part of dst.
 struct OperandValues {
-  OperandValues(const Operand& o, int64_t partitions);
-  const Operand& operand;
-  std::vector<float> rows;  // the tile's values per partition (empty for a scalar)
+  OperandValues(const Operand& o, int64_t partitions) : rows(static_cast<size_t>(partitions)) {
+    operand_rows(o, 0, partitions, rows);
+  }
+  Scratch<float> rows;  // per partition: the tile's value, or the scalar repeated
 };
 // out = x op operand (operand op x when reverse) for a scalar or a (P, 1) operand; the blocks
 // hold rows r0.. of the instruction (out may be x).
@@ -195,8 +196,6 @@ void alu_rows2(AluOp op0, const float* s0, bool rev0, AluOp op1, const float* s1
 // o = a op b element-wise (o may alias a or b, element for element). Unary ops ignore b.
 void alu_binary(AluOp op, const Block& o, const Block& a, const Block& b);
 void alu_binary(AluOp op, int64_t* o, const int64_t* a, const int64_t* b, int64_t n);
-// o = a op s for one scalar s (s op a when reverse).
-void alu_scalar(AluOp op, const Block& o, const Block& a, float s, bool reverse);
 // o = a op per_row[r] on every row r (per_row[r] op a when reverse).
 void alu_rows(AluOp op, const Block& o, const Block& a, const float* per_row, bool reverse);
 // Sum of each row.

@@ -86,13 +86,10 @@ void execute(TensorScalarOp& op, Interpreter&) {
         apply_int(op.op1, op.operand1, rows1, op.reverse1, x, r0, nr, n / nr);
     });
   } else {
-    // The operands' per-partition values, read once before anything is written (a (P, 1)
-    // operand may be a column of dst) and shared by every block.
-    Scratch<float> s(2 * static_cast<size_t>(d.nrows));
-    operand_rows(op.operand0, 0, d.nrows, s);
-    if (op.op1 != AluOp::none) operand_rows(op.operand1, 0, d.nrows, s + d.nrows);
+    // Operand values read once, before anything is written (see OperandValues).
+    const OperandValues v0(op.operand0, d.nrows), v1(op.operand1, d.nrows);
     elementwise_f32<1>(d, {&a}, [&](const Block& out, const Block* in, int64_t r0) {
-      alu_rows2(op.op0, s + r0, op.reverse0, op.op1, s + d.nrows + r0, op.reverse1, out, in[0]);
+      alu_rows2(op.op0, v0.rows + r0, op.reverse0, op.op1, v1.rows + r0, op.reverse1, out, in[0]);
     });
   }
 }
