@@ -11,6 +11,7 @@
 #endif
 
 #include "isa/common.hpp"
+#include "nkisim/checked.hpp"
 #include "nkisim/errors.hpp"
 #include "race.hpp"
 
@@ -27,6 +28,10 @@ Pool& pool() {
   return *p;
 }
 
+bool prewarming(const Target& t);
+void wait_prewarm_ready();
+void note_taken(const Interpreter* in);
+
 std::shared_ptr<Interpreter> from_pool(const Target& t, int core, int n) {
   Pool& p = pool();
   std::lock_guard<std::mutex> g(p.mu);
@@ -34,28 +39,21 @@ std::shared_ptr<Interpreter> from_pool(const Target& t, int core, int n) {
   while (!v.empty()) {
     auto in = std::move(v.back());
     v.pop_back();
-    if (in->reset()) return in;  // no tensor of an earlier launch is alive in its memory
+    if (in->reset()) {  // no tensor of an earlier launch is alive in its memory
+      note_taken(in.get());
+      return in;
+    }
   }
   return nullptr;
 }
 
-bool prewarming(const Target& t);
-void wait_prewarm_ready();
-void note_taken(const Interpreter* in);
-
 std::shared_ptr<Interpreter> acquire(const Target& t, int core, int n) {
-  if (auto in = from_pool(t, core, n)) {
-    note_taken(in.get());
-    return in;
-  }
+  if (auto in = from_pool(t, core, n)) return in;
   // The interpreter being prewarmed is this one: it is in the pool within a moment (its pages
   // are faulted in meanwhile), which is cheaper than making and faulting a second one.
   if (core == 0 && n == 1 && prewarming(t)) {
     wait_prewarm_ready();
-    if (auto in = from_pool(t, core, n)) {
-      note_taken(in.get());
-      return in;
-    }
+    if (auto in = from_pool(t, core, n)) return in;
   }
   return std::make_shared<Interpreter>(t, core, n);
 }
@@ -80,12 +78,6 @@ struct Prewarm {
 Prewarm& prewarm_state() {
   static Prewarm* p = new Prewarm();  // lives for the process
   return *p;
-}
-
-std::string shape_text(const std::vector<int64_t>& s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
-  return r + "]";
 }
 
 Launch::RacePolicy race_policy_from_env() {
@@ -140,15 +132,15 @@ Tensor Launch::shared_hbm(int program, const std::vector<int64_t>& shape, DType 
     if (t.shape() != shape || t.dtype() != dtype)
       throw ValidationError(
           "nl.ndarray: shared_hbm allocation #" + std::to_string(k) + " ('" + name + "') is " +
-          std::string(nkisim::name(dtype)) + shape_text(shape) + " in program " +
+          std::string(nkisim::name(dtype)) + shape_str(shape) + " in program " +
           std::to_string(program) + " but " + std::string(nkisim::name(t.dtype())) +
-          shape_text(t.shape()) + " in another program; every program of a launch must allocate "
+          shape_str(t.shape()) + " in another program; every program of a launch must allocate "
           "the same shared tensors in the same order");
     return t;
   }
-  int64_t elems = 1;
-  for (auto v : shape) elems *= v;
-  shared_.emplace_back(make_hbm(Buffer::shared_hbm, elems * static_cast<int64_t>(size_of(dtype)),
+  // (The shape passed check_shape when the program allocated it: the product fits an int64.)
+  shared_.emplace_back(make_hbm(Buffer::shared_hbm,
+                                *checked_product(shape) * static_cast<int64_t>(size_of(dtype)),
                                 dtype, name),
                        dtype, shape);
   return shared_.back();
@@ -210,11 +202,7 @@ void Launch::wait(std::unique_lock<std::mutex>& lk, int program, const std::stri
                             " would wait forever" + others_state(program) +
                             ". Every program of kernel[" + std::to_string(size()) +
                             "] must reach the same core_barrier and sendrecv calls in the same order";
-      aborted_ = true;
-      failed_ = program;
-      failure_ = "ValidationError: " + m;
-      cv_.notify_all();
-      throw ValidationError(m);
+      abort_invalid(program, m);
     }
     cv_.wait(lk);
   }
@@ -273,11 +261,7 @@ void Launch::sendrecv(int program, const Tensor& src, const Tensor& dst, int sen
         what + ": dst: program " + std::to_string(program) + " receives into " + dst.describe() +
         " but program " + std::to_string(recv_from) + " sends " + peer.describe() +
         "; sendrecv needs the same dtype, partitions and elements per partition on both sides";
-    aborted_ = true;
-    failed_ = program;
-    failure_ = "ValidationError: " + m;
-    cv_.notify_all();
-    throw ValidationError(m);
+    abort_invalid(program, m);
   }
   {
     DmaCopyOp copy;
@@ -295,6 +279,14 @@ void Launch::sendrecv(int program, const Tensor& src, const Tensor& dst, int sen
 }
 
 // ---------------------------------------------------------------- failures and ends
+void Launch::abort_invalid(int program, const std::string& message) {
+  aborted_ = true;
+  failed_ = program;
+  failure_ = "ValidationError: " + message;
+  cv_.notify_all();
+  throw ValidationError(message);
+}
+
 void Launch::fail(int program, const std::string& message) {
   std::lock_guard<std::mutex> g(mu_);
   if (!aborted_) {

@@ -8,7 +8,6 @@
 
 namespace nkisim {
 
-namespace {
 std::string shape_str(const std::vector<int64_t>& s) {
   std::ostringstream o;
   o << "[";
@@ -16,6 +15,8 @@ std::string shape_str(const std::vector<int64_t>& s) {
   o << "]";
   return o.str();
 }
+
+namespace {
 // The largest view .ap() or broadcasting may make: per partition on chip (a partition holds at
 // most 256 KiB, so more elements can only re-read memory), in total in HBM beyond the size of the
 // allocation itself. Keeps every instruction's work (and scratch) bounded.

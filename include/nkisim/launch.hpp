@@ -85,6 +85,9 @@ class Launch {
   bool stuck(int program) const;
   std::string others_state(int program) const;
   [[noreturn]] void throw_aborted(int program, const std::string& what) const;
+  // A program found the launch invalid (mu_ held): every wait ends with `message`, and this
+  // program throws it as a ValidationError.
+  [[noreturn]] void abort_invalid(int program, const std::string& message);
 
   const Target& target_;
   std::vector<std::shared_ptr<Interpreter>> cores_;

@@ -70,6 +70,8 @@ struct DynamicOffset {
 // Throws ValidationError (prefixed with `what`) unless `shape` has 1..kMaxDims dimensions, each
 // >= 1, and its byte size in `dtype` fits an int64 (checked, no overflow).
 void check_shape(const std::vector<int64_t>& shape, DType dtype, const std::string& what);
+// "[128, 512]"
+std::string shape_str(const std::vector<int64_t>& shape);
 
 class Tensor {
  public:
