@@ -89,11 +89,9 @@ RaceDetector::~RaceDetector() = default;
 
 std::shared_ptr<Observer> RaceDetector::observer_ptr(int core) { return observers_.at(core); }
 
-RaceDetector::Shadow* RaceDetector::shadow_of(const Allocation& a, bool create) {
-  auto it = shadows_.find(&a);
-  if (it != shadows_.end()) return &it->second;
-  if (!create) return nullptr;
-  return nullptr;  // created by record() (needs the AllocationPtr)
+const RaceDetector::Shadow* RaceDetector::shadow_of(const Allocation& a) const {
+  auto it = shadows_.find(&a);  // shadows are created by record(), which has the AllocationPtr
+  return it != shadows_.end() ? &it->second : nullptr;
 }
 
 void RaceDetector::synchronize_all() {
@@ -113,7 +111,7 @@ void RaceDetector::check(int core, const Event& e) {
     std::lock_guard<std::mutex> g(mu_);
     for_shared_operands(e, [&](const ParamDecl& p, const Tensor& t) {
       if (!found.empty()) return;
-      const Shadow* sh = shadow_of(t.allocation(), false);
+      const Shadow* sh = shadow_of(t.allocation());
       if (sh == nullptr) return;
       const std::pair<const Allocation*, int> key{&t.allocation(), core};
       if (std::find(reported_.begin(), reported_.end(), key) != reported_.end()) return;
@@ -130,7 +128,8 @@ void RaceDetector::check(int core, const Event& e) {
                   (writes(p.role) ? (reads(p.role) ? " reads and writes" : " writes")
                                   : " reads") +
                   " element " + std::to_string(b / es) + " (flat), which program " +
-                  std::to_string(w.core) + " wrote with " + w.what +
+                  std::to_string(w.core) + " wrote with nki.isa." + std::string(w.instr) +
+                  " (" + std::string(w.param) + ")" +
                   (w.where.empty() ? "" : " at " + w.where) +
                   ", and the two programs have not synchronised since (no core_barrier or "
                   "sendrecv between the write and this access), so the result depends on which "
@@ -161,8 +160,7 @@ void RaceDetector::record(int core, const Event& e) {
   ++seq_[core];
   for_shared_operands(e, [&](const ParamDecl& p, const Tensor& t) {
     if (!writes(p.role)) return;
-    writes_.push_back(Write{core, seq_[core], where,
-                            "nki.isa." + std::string(e.decl.name) + " (" + std::string(p.name) + ")"});
+    writes_.push_back(Write{core, seq_[core], where, e.decl.name, p.name});
     const uint32_t id = static_cast<uint32_t>(writes_.size());
     auto it = shadows_.find(&t.allocation());
     if (it == shadows_.end()) {

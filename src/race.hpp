@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -40,14 +41,15 @@ class RaceDetector {
   struct Write {
     int core;
     uint64_t seq;       // the writer's write number
-    std::string where;  // kernel line of the write
-    std::string what;   // "nki.isa.dma_copy dst (shared_hbm float32[128, 64] 'out')"
+    std::string where;        // kernel line of the write
+    std::string_view instr;   // the writing instruction and parameter (static declaration text)
+    std::string_view param;
   };
   struct Shadow {
     AllocationPtr alloc;         // kept alive while tracked
     std::vector<uint32_t> last;  // per byte: index into writes_ + 1 (0: never written by a kernel)
   };
-  Shadow* shadow_of(const Allocation& a, bool create);
+  const Shadow* shadow_of(const Allocation& a) const;
 
   Launch& launch_;
   bool error_;

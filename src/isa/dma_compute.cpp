@@ -53,8 +53,8 @@ void validate(const DmaComputeOp& op, const Interpreter& in) {
   for (double s : op.scales)
     NKISIM_REQUIRE(c, s == 1.0, "scales", "must all be 1.0 (or None) in NKI 0.3.0, found " +
                                               std::to_string(s));
-  c.writable("dst", op.dst);
-  c.buffer_in("dst", op.dst, kSbuf | kHbm, in);
+  // dst's buffers, core and writability are the declaration's (Interpreter::check_common);
+  // srcs is a list, which the common checks do not walk.
   int n_indirect = 0;
   for (size_t i = 0; i < op.srcs.size(); ++i) {
     const Tensor& s = op.srcs[i];

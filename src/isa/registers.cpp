@@ -42,8 +42,7 @@ void execute(RegisterLoadOp& op, Interpreter& in) {
 
 void validate(const RegisterStoreOp& op, const Interpreter& in) {
   const Check c{"register_store"};
-  single_element(c, "dst", op.dst);
-  c.writable("dst", op.dst);
+  single_element(c, "dst", op.dst);  // writability: the declaration's (check_common)
 }
 void execute(RegisterStoreOp& op, Interpreter& in) {
   const int64_t v = in.read_register(op.src, "register_store", "src");

@@ -303,7 +303,6 @@ void execute(MatchReplace8Op& op, Interpreter&) {
 // ---------------------------------------------------------------- nc_stream_shuffle
 namespace {
 constexpr int64_t kQuadrant = 32, kKeep = 255;
-int64_t physical_start(const Tensor& t) { return t.allocation().start_partition + t.start_partition(); }
 }  // namespace
 
 void validate(const StreamShuffleOp& op, const Interpreter& in) {
@@ -329,7 +328,7 @@ void validate(const StreamShuffleOp& op, const Interpreter& in) {
   const int64_t S = op.src.partitions(), D = op.dst.partitions();
   const int64_t active = (std::max(S, D) + kQuadrant - 1) / kQuadrant * kQuadrant;
   for (auto [n, t] : {Named{"src", &op.src}, Named{"dst", &op.dst}}) {
-    const int64_t start = physical_start(*t);
+    const int64_t start = lane0_of(*t);
     const bool ok = active > 64 ? start == 0 : active > 32 ? start % 64 == 0 : start % 32 == 0;
     NKISIM_REQUIRE(c, ok, n,
                    "starts at partition " + std::to_string(start) + ", but with " +
