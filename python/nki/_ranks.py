@@ -93,7 +93,6 @@ class Rendezvous:
         self.complete = False
         self.error = None                            # (exception class, message) for everyone
         self.checked = False
-        self.staged = None                           # per local rank: staged results
         self.barrier = 0                             # arrivals at the current barrier
         self.generation = 0
         self.left = 0
@@ -195,7 +194,6 @@ class World:
             if not r.checked:
                 r.checked = True
                 r.error = c.algo.check(r, self)
-                r.staged = {}
             if r.error is not None:
                 self._leave(r)
                 raise r.error[0](r.error[1])

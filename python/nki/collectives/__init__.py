@@ -281,24 +281,24 @@ class _AllGather(_Algo):
                 np.copyto(_chunk(dst, self.dim, i, n), r.ops[m].srcs[t])
 
 
+def _my_chunks(r, me, t, dim):
+    """Rank `me`'s chunk (along dim) of every member's t-th source, in member order."""
+    n, i = len(r.members), r.members.index(me)
+    return [_chunk(r.ops[m].srcs[t], dim, i, n) for m in r.members]
+
+
 class _ReduceScatter(_Algo):
     def step(self, phase, r, me, world):
-        c = r.ops[me]
-        n = len(r.members)
-        i = r.members.index(me)
-        for t, dst in enumerate(c.dsts):
-            _reduce_into(dst, [_chunk(r.ops[m].srcs[t], self.dim, i, n) for m in r.members],
-                         self.op)
+        for t, dst in enumerate(r.ops[me].dsts):
+            _reduce_into(dst, _my_chunks(r, me, t, self.dim), self.op)
 
 
 class _AllToAll(_Algo):
     def step(self, phase, r, me, world):
-        c = r.ops[me]
         n = len(r.members)
-        i = r.members.index(me)
-        for t, dst in enumerate(c.dsts):
-            for j, m in enumerate(r.members):
-                np.copyto(_chunk(dst, self.dim, j, n), _chunk(r.ops[m].srcs[t], self.dim, i, n))
+        for t, dst in enumerate(r.ops[me].dsts):
+            for j, part in enumerate(_my_chunks(r, me, t, self.dim)):
+                np.copyto(_chunk(dst, self.dim, j, n), part)
 
 
 class _AllToAllV(_Algo):
@@ -309,7 +309,6 @@ class _AllToAllV(_Algo):
 
     def _plan(self, r, me):
         """[(source rank, src offset, count, dst offset)] for rank `me`; raises ValueError."""
-        n = len(r.members)
         i = r.members.index(me)
         mine = r.ops[me].extra
         plan, pos = [], 0
@@ -329,7 +328,6 @@ class _AllToAllV(_Algo):
                                  f", past the end of its {mine['dst_size']}-element destination")
             plan.append((m, disp, cnt, at))
             pos += cnt
-        del n
         return plan
 
     def check_more(self, r):
@@ -375,11 +373,10 @@ class _Ring(_Algo):
 
 
 def _join(name, world, rank, members, srcs, dsts, meta, algo, extra=None, overwrite=True):
-    from .._kernel import program_id
     if overwrite:  # every destination is written whole: no sentinel fill needed first
         for d in dsts:
             _core.collective_claim(d, srcs)
-    c = _ranks.Contribution(name, rank, program_id(), members, _where(), meta,
+    c = _ranks.Contribution(name, rank, _ranks._program_id(), members, _where(), meta,
                             [_view(s) for s in srcs], [_view(d) for d in dsts],
                             [d for d in dsts if d._buffer_id in (0, 1)], extra, algo)
     try:
@@ -505,8 +502,7 @@ def all_to_all_v(srcs, dsts, replica_group, metadata_tensor, recv_counts_known=F
         _fail(name, f"metadata_tensor must be a tensor, found {type(metadata_tensor).__name__}")
     if _dt(metadata_tensor) != "uint32":
         _fail(name, f"metadata_tensor is {_desc(metadata_tensor)}: it must be uint32")
-    rows = 2 + (1 if recv_counts_known else 0) + (1 if has_rdispls else 0)
-    rows = max(rows, 4 if has_rdispls else 3 if recv_counts_known else 2)
+    rows = 4 if has_rdispls else 3 if recv_counts_known else 2
     ms = tuple(metadata_tensor.shape)
     if len(ms) != 2 or ms[1] != n or not rows <= ms[0] <= 4:
         _fail(name, f"metadata_tensor is {_desc(metadata_tensor)} but needs shape ({rows}..4, {n}) "
