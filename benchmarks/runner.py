@@ -97,6 +97,22 @@ def _time(fn, args, reps, before_each=None):
     return out, times
 
 
+def _merge_turn(acc, turn):
+    """One executor's results over its turns: all times, the best of them (warm, cold and the
+    small run), the largest peak RSS; the rest (counts, bytes, dtypes) is the same every turn."""
+    if acc is None or 'best' not in acc or 'best' not in turn:
+        return turn
+    out = dict(turn)
+    out['times'] = acc['times'] + turn['times']
+    out['best'] = min(acc['best'], turn['best'])
+    out['cold'] = min(acc['cold'], turn['cold'])
+    out['colds'] = acc.get('colds', [acc['cold']]) + [turn['cold']]
+    if 'small_best' in turn and 'small_best' in acc:
+        out['small_best'] = min(acc['small_best'], turn['small_best'])
+    out['peak_rss_mb'] = max(acc['peak_rss_mb'], turn['peak_rss_mb'])
+    return out
+
+
 def run_one(case_name, executor, smoke, reps, outdir):
     from . import peer
     case = BY_NAME[case_name]
@@ -368,6 +384,9 @@ def main(argv=None):
     ap.add_argument('--smoke', action='store_true', help='tiny sizes of every case (CI)')
     ap.add_argument('--cases', default='a,b,c,d,e,f,g,h', help='a-h or case names, comma separated')
     ap.add_argument('--reps', type=int, default=None, help='repetitions, best is reported')
+    ap.add_argument('--rounds', type=int, default=None,
+                    help='the executors take turns this many times, each time in a fresh process '
+                         'with its share of the repetitions (default 3, --smoke: 1; see README)')
     ap.add_argument('--json', default=None, help='JSON output path (default results/latest.json; '
                                                   'smoke: results/smoke.json)')
     ap.add_argument('--blas-threads', type=int, default=1,
@@ -388,22 +407,32 @@ def main(argv=None):
         for case in cases:
             reps = a.reps or case.reps
             r = {'case': case.name, 'note': case.note, 'reps': reps}
-            for ex in EXECUTORS:
-                cmd = [sys.executable, '-m', 'benchmarks', '--one', case.name, ex, '--outdir', tmp,
-                       '--reps', str(reps)] + (['--smoke'] if a.smoke else [])
-                t0 = time.time()
-                p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-                jp = Path(tmp) / f'{case.name}.{ex}.json'
-                if p.returncode == 0 and jp.exists():
-                    r[ex] = json.loads(jp.read_text())
-                else:
-                    r[ex] = {'error': (p.stderr or p.stdout).strip().splitlines()[-12:]}
-                state = ('skipped: ' + r[ex]['skipped']) if 'skipped' in r[ex] else (
-                    'ERROR' if 'error' in r[ex] else f'best {r[ex]["best"]:.4f} s')
-                print(f'[{case.name:>11}] {ex:<5} {state}  ({time.time() - t0:.1f} s wall)',
-                      file=sys.stderr, flush=True)
-                if 'error' in r[ex]:
-                    print('    ' + '\n    '.join(r[ex]['error']), file=sys.stderr)
+            # The executors take turns (ours, peer, ideal, ours, ...) so that each one samples
+            # the whole measurement period: on a shared host the speed of the machine drifts
+            # over seconds, and one executor measured only inside a slow stretch would be
+            # compared with another that saw a fast one. Best over all turns is reported.
+            rounds = max(1, min(a.rounds or (1 if a.smoke else 3), reps))
+            share = [reps // rounds + (1 if i < reps % rounds else 0) for i in range(rounds)]
+            for k in range(rounds):
+                for ex in EXECUTORS:
+                    if 'error' in r.get(ex, {}) or 'skipped' in r.get(ex, {}):
+                        continue
+                    cmd = [sys.executable, '-m', 'benchmarks', '--one', case.name, ex, '--outdir',
+                           tmp, '--reps', str(share[k])] + (['--smoke'] if a.smoke else [])
+                    t0 = time.time()
+                    jp = Path(tmp) / f'{case.name}.{ex}.json'
+                    jp.unlink(missing_ok=True)
+                    p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+                    if p.returncode == 0 and jp.exists():
+                        r[ex] = _merge_turn(r.get(ex), json.loads(jp.read_text()))
+                    else:
+                        r[ex] = {'error': (p.stderr or p.stdout).strip().splitlines()[-12:]}
+                    state = ('skipped: ' + r[ex]['skipped']) if 'skipped' in r[ex] else (
+                        'ERROR' if 'error' in r[ex] else f'best {r[ex]["best"]:.4f} s')
+                    print(f'[{case.name:>11}] {ex:<5} {state}  ({time.time() - t0:.1f} s wall)',
+                          file=sys.stderr, flush=True)
+                    if 'error' in r[ex]:
+                        print('    ' + '\n    '.join(r[ex]['error']), file=sys.stderr)
             have = {ex: 'best' in r[ex] for ex in EXECUTORS}
             ok, r['checks'] = _check(case, tmp, have)
             if not have['peer'] or not have['ideal'] or ('error' in r['ours']):

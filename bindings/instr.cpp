@@ -65,6 +65,13 @@ struct InstrObject {
   const InstrDecl* decl;
   PyObject* names[kMaxParams];  // interned parameter names, then "name"
   PyObject* (*run)(InstrObject*, PyObject* const*);
+  uint8_t required[kMaxParams];  // indices of the required parameters
+  uint8_t n_required;
+  // The keyword-name tuple of the last call (a constant of the calling code, so a call site
+  // passes the same tuple every time; held, so its address cannot be reused) and where each of
+  // its names goes.
+  PyObject* kw_tuple;
+  uint8_t kw_slot[kMaxParams];
 };
 
 std::string type_name(PyObject* o) { return Py_TYPE(o)->tp_name; }
@@ -362,8 +369,8 @@ void convert(const InstrDecl& d, const ParamDecl& p, PyObject* o, void* op) {
 // Elements touched, to decide whether to release the GIL while the instruction runs.
 int64_t work_of(const InstrDecl& d, const void* op) {
   int64_t w = 0;
-  for (const ParamDecl& p : d.params)
-    if (p.kind == Kind::tensor) w += InstrDecl::get<Tensor>(op, p).size();
+  for (uint8_t i : d.operands)
+    if (const ParamDecl& p = d.params[i]; p.kind == Kind::tensor) w += InstrDecl::get<Tensor>(op, p).size();
   return w;
 }
 
@@ -401,8 +408,18 @@ PyObject* instr_vectorcall(PyObject* callable, PyObject* const* args, size_t nar
       throw ArgumentTypeError("nki.isa." + std::string(d.name) + "() takes at most " +
                               std::to_string(np) + " arguments (" + std::to_string(nargs) + " given)");
     for (size_t i = 0; i < nargs; ++i) slots[i] = args[i];
-    if (kwnames != nullptr) {
+    if (kwnames != nullptr && kwnames == self->kw_tuple) {  // the same call site as last time
       const Py_ssize_t nk = PyTuple_GET_SIZE(kwnames);
+      for (Py_ssize_t k = 0; k < nk; ++k) {
+        const size_t idx = self->kw_slot[k];
+        if (slots[idx] != nullptr)
+          throw ArgumentTypeError("nki.isa." + std::string(d.name) + "() got multiple values for argument '" +
+                                  PyUnicode_AsUTF8(PyTuple_GET_ITEM(kwnames, k)) + "'");
+        slots[idx] = args[nargs + k];
+      }
+    } else if (kwnames != nullptr) {
+      const Py_ssize_t nk = PyTuple_GET_SIZE(kwnames);
+      uint8_t kw_slot[kMaxParams];
       for (Py_ssize_t k = 0; k < nk; ++k) {
         PyObject* key = PyTuple_GET_ITEM(kwnames, k);
         size_t idx = np;
@@ -425,10 +442,15 @@ PyObject* instr_vectorcall(PyObject* callable, PyObject* const* args, size_t nar
           throw ArgumentTypeError("nki.isa." + std::string(d.name) +
                                   "() got multiple values for argument '" + PyUnicode_AsUTF8(key) + "'");
         slots[idx] = args[nargs + k];
+        kw_slot[k] = static_cast<uint8_t>(idx);  // k < np <= kMaxParams: each name fills a new slot
       }
+      // Every name matched: remember the tuple for the next call from the same place.
+      std::copy(kw_slot, kw_slot + nk, self->kw_slot);
+      Py_INCREF(kwnames);
+      Py_XSETREF(self->kw_tuple, kwnames);
     }
-    for (size_t i = 0; i + 1 < np; ++i)
-      if (slots[i] == nullptr && d.params[i].required())
+    for (uint8_t k = 0; k < self->n_required; ++k)
+      if (const size_t i = self->required[k]; slots[i] == nullptr)
         throw ArgumentTypeError("nki.isa." + std::string(d.name) +
                                 "() missing required argument: '" + std::string(d.params[i].name) + "'");
     return self->run(self, slots);
@@ -447,6 +469,7 @@ constexpr Runner kRunners[] = {
 void instr_dealloc(PyObject* o) {
   auto* self = reinterpret_cast<InstrObject*>(o);
   Py_CLEAR(self->dict);
+  Py_CLEAR(self->kw_tuple);
   Py_TYPE(o)->tp_free(o);
 }
 PyObject* instr_repr(PyObject* o) {
@@ -487,6 +510,10 @@ py::object make_instruction(const InstrDecl& d) {
   self->dict = PyDict_New();
   self->decl = &d;
   self->run = kRunners[d.kind];
+  self->kw_tuple = nullptr;
+  self->n_required = 0;
+  for (size_t k = 0; k < d.params.size(); ++k)
+    if (d.params[k].required()) self->required[self->n_required++] = static_cast<uint8_t>(k);
   size_t i = 0;
   for (const ParamDecl& p : d.params) {
     PyObject* s = PyUnicode_FromStringAndSize(p.name.data(), static_cast<Py_ssize_t>(p.name.size()));

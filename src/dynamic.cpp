@@ -13,7 +13,8 @@ namespace {
 // Every tensor a parameter holds, as mutable pointers.
 template <class F>
 void for_tensors(const InstrDecl& d, void* op, F&& f) {
-  for (const ParamDecl& p : d.params) {
+  for (uint8_t i : d.operands) {
+    const ParamDecl& p = d.params[i];
     switch (p.kind) {
       case Kind::tensor: f(p, &InstrDecl::get<Tensor>(op, p)); break;
       case Kind::opt_tensor: {

@@ -116,26 +116,8 @@ Engine Interpreter::check_common(const InstrDecl& d, const void* op) const {
   if (gen < d.first_gen)
     fail(d, "", "is not available on " + std::string(target_.name) + " (it needs " +
                     std::string(Target::get(static_cast<Gen>(d.first_gen)).name) + " or newer)");
-  Engine engine = static_cast<Engine>(d.default_engine);
-  for (const ParamDecl& p : d.params) {
-    if (p.kind == Kind::enum_) {
-      const int v = static_cast<int>(InstrDecl::get<uint8_t>(op, p));
-      if (enum_member(p.enum_id, v) == nullptr)
-        fail(d, p.name, "must be a member of nki.isa." + std::string(enum_decl(p.enum_id).name) +
-                            ", found the value " + std::to_string(v));
-      if (p.enum_id == EnumId::engine && v != 0) {
-        const unsigned allowed = d.engines[gen - 2];
-        if (!(allowed & (1u << v)))
-          fail(d, p.name,
-               allowed ? "runs on " + engines_text(allowed) + " on " + std::string(target_.name) +
-                             ", not on the " + std::string(engine_name(static_cast<Engine>(v))) +
-                             " engine"
-                       : "no engine can be chosen on " + std::string(target_.name));
-        // The engine parameter of a DMA names the queue's trigger; the copy runs on a DMA queue.
-        if (engine != Engine::dma) engine = static_cast<Engine>(v);
-      }
-      continue;
-    }
+  for (uint8_t i : d.operands) {
+    const ParamDecl& p = d.params[i];
     const Tensor* t = tensor_param(op, p);
     if (t == nullptr) continue;
     const unsigned bufs = p.buffers;
@@ -148,6 +130,27 @@ Engine Interpreter::check_common(const InstrDecl& d, const void* op) const {
                           ", but this instruction runs on core " + std::to_string(core_id_));
     if (writes(p.role) && t->allocation().read_only)
       fail(d, p.name, t->describe() + " wraps a read-only array and cannot be written");
+  }
+  // Tensors first, then enums (the order of 0.3.0's signatures, so the first rule broken is
+  // the one reported).
+  Engine engine = static_cast<Engine>(d.default_engine);
+  for (uint8_t i : d.enums) {
+    const ParamDecl& p = d.params[i];
+    const int v = static_cast<int>(InstrDecl::get<uint8_t>(op, p));
+    if (enum_member(p.enum_id, v) == nullptr)
+      fail(d, p.name, "must be a member of nki.isa." + std::string(enum_decl(p.enum_id).name) +
+                          ", found the value " + std::to_string(v));
+    if (p.enum_id == EnumId::engine && v != 0) {
+      const unsigned allowed = d.engines[gen - 2];
+      if (!(allowed & (1u << v)))
+        fail(d, p.name,
+             allowed ? "runs on " + engines_text(allowed) + " on " + std::string(target_.name) +
+                           ", not on the " + std::string(engine_name(static_cast<Engine>(v))) +
+                           " engine"
+                     : "no engine can be chosen on " + std::string(target_.name));
+      // The engine parameter of a DMA names the queue's trigger; the copy runs on a DMA queue.
+      if (engine != Engine::dma) engine = static_cast<Engine>(v);
+    }
   }
   return engine;
 }
@@ -170,7 +173,8 @@ void Interpreter::check_read(const InstrDecl& d, const ParamDecl& p, const Tenso
 void Interpreter::before_execute(const InstrDecl& d, const void* op) {
   const bool check = uninit_policy_ != UninitPolicy::off;
   const int64_t now = 2 * static_cast<int64_t>(tick_++);  // reads at 2i, writes at 2i + 1
-  for (const ParamDecl& p : d.params) {
+  for (uint8_t i : d.operands) {
+    const ParamDecl& p = d.params[i];
     if (p.role == Role::none) continue;
     const Tensor* t = tensor_param(op, p);
     if (t == nullptr || !t->on_chip()) continue;
@@ -186,7 +190,8 @@ void Interpreter::before_execute(const InstrDecl& d, const void* op) {
     }
   }
   // A write that covers the whole tensor starts a new version, other writes extend it.
-  for (const ParamDecl& p : d.params) {
+  for (uint8_t i : d.operands) {
+    const ParamDecl& p = d.params[i];
     if (!writes(p.role)) continue;
     const Tensor* t = tensor_param(op, p);
     if (t == nullptr || !t->on_chip() || t->allocation().pinned) continue;
@@ -210,7 +215,8 @@ void Interpreter::check_capacity() {
 }
 
 void Interpreter::after_execute(const InstrDecl& d, const void* op) {
-  for (const ParamDecl& p : d.params) {
+  for (uint8_t i : d.operands) {
+    const ParamDecl& p = d.params[i];
     if (!writes(p.role)) continue;
     const Tensor* t = tensor_param(op, p);
     if (t == nullptr || !t->on_chip()) continue;

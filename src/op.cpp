@@ -108,12 +108,17 @@ std::string_view kind_name(Kind k) {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Winvalid-offsetof"  // op structs derive from OpBase; no virtual bases
 namespace {
+constexpr bool is_enum_kind(Kind k) { return k == Kind::enum_; }
 #define NKISIM_PARAM_ROWS
 #include "nkisim/ops_x.hpp"
 #define NKISIM_INSTR(n, S, gen, deng, e2, e3, e4, doc, PARAMS) \
-  struct Rows_##n {                                            \
-    using Self = S;                                            \
-    static constexpr ParamDecl rows[] = {PARAMS};              \
+  struct Rows_##n {                                                                          \
+    using Self = S;                                                                          \
+    static constexpr ParamDecl rows[] = {PARAMS};                                            \
+    static constexpr auto operands =                                                         \
+        param_indices<std::size(rows), count_params(rows, is_operand_kind)>(rows, is_operand_kind); \
+    static constexpr auto enums =                                                            \
+        param_indices<std::size(rows), count_params(rows, is_enum_kind)>(rows, is_enum_kind); \
   };
 #include "nkisim/ops.def"
 #undef NKISIM_INSTR
@@ -122,7 +127,7 @@ constexpr InstrDecl kDecls[] = {
 #define NKISIM_INSTR(n, S, gen, deng, e2, e3, e4, doc, PARAMS)                               \
   InstrDecl{#n, static_cast<int>(OpKind::n), gen, static_cast<uint8_t>(Engine::deng), \
             {static_cast<uint8_t>(e2), static_cast<uint8_t>(e3), static_cast<uint8_t>(e4)},   \
-            Rows_##n::rows, doc},
+            Rows_##n::rows, Rows_##n::operands, Rows_##n::enums, doc},
 #include "nkisim/ops.def"
 #undef NKISIM_INSTR
 };

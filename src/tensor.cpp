@@ -586,6 +586,15 @@ void Tensor::claim_for_overwrite(std::initializer_list<const Tensor*> sources) c
   alloc_->unfilled = false;
 }
 
+bool Tensor::same_view(const Tensor& o) const {
+  if (alloc_ != o.alloc_ || dtype_ != o.dtype_ || ndim_ != o.ndim_ || part_ != o.part_ ||
+      offset_ != o.offset_ || unusable_ || o.unusable_ || dyn_ || o.dyn_)
+    return false;
+  for (int d = 0; d < ndim_; ++d)
+    if (dims_[d].step != o.dims_[d].step || dims_[d].count != o.dims_[d].count) return false;
+  return true;
+}
+
 Strided Tensor::strided() const {
   if (unusable_)
     throw OutOfBoundsError(*unusable_ + " (creating such a view is allowed, using it in an "

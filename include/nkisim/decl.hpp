@@ -11,6 +11,7 @@
 //     execution events (bytes per memory), and the op-graph recorder and replayer.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -77,6 +78,26 @@ struct ParamDecl {
   bool required() const { return default_.empty(); }
 };
 
+inline constexpr bool is_operand_kind(Kind k) {
+  return k == Kind::tensor || k == Kind::opt_tensor || k == Kind::operand || k == Kind::tensors;
+}
+
+// The indices of the parameters whose kind satisfies `pick`, as a constexpr array (declarations).
+template <size_t N, size_t M, class Pick>
+constexpr std::array<uint8_t, M> param_indices(const ParamDecl (&rows)[N], Pick pick) {
+  std::array<uint8_t, M> out{};
+  size_t j = 0;
+  for (size_t i = 0; i < N; ++i)
+    if (pick(rows[i].kind)) out[j++] = static_cast<uint8_t>(i);
+  return out;
+}
+template <size_t N, class Pick>
+constexpr size_t count_params(const ParamDecl (&rows)[N], Pick pick) {
+  size_t n = 0;
+  for (size_t i = 0; i < N; ++i) n += pick(rows[i].kind) ? 1 : 0;
+  return n;
+}
+
 struct InstrDecl {
   std::string_view name;       // nki.isa.<name>
   int kind;                    // its OpKind value
@@ -84,6 +105,10 @@ struct InstrDecl {
   uint8_t default_engine;      // Engine it runs on when none is chosen
   uint8_t engines[3];          // allowed Engine bits for gen2, gen3, gen4 (0: not on that gen)
   std::span<const ParamDecl> params;  // without the trailing name=None, which every one has
+  // Indices into params of the tensor-like parameters (tensor, opt_tensor, operand, tensors) and
+  // of the enum_ parameters: the per-instruction generic steps walk only these.
+  std::span<const uint8_t> operands;
+  std::span<const uint8_t> enums;
   std::string_view summary;    // one line for help()
   // Read a member of an op struct of this instruction, by parameter.
   template <class T>

@@ -150,6 +150,8 @@ class Tensor {
   // Before an instruction overwrites this whole view: skip the pending sentinel fill (unless a
   // source of the same instruction reads the same allocation).
   void claim_for_overwrite(std::initializer_list<const Tensor*> sources) const;
+  // The same elements in the same order and dtype (a static view of the same allocation).
+  bool same_view(const Tensor& o) const;
   // Elements per partition of the base allocation in this view's dtype.
   int64_t base_free_elements() const;
 

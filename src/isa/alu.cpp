@@ -115,42 +115,100 @@ bool with_fusable_op(AluOp op, bool reverse, Fn&& fn) {
   }
 }
 
+// Rows are independent here, so successive passes over the same tile walk them in alternating
+// directions: a tile larger than L1 (partition rows are a cache line or more apart) then starts
+// where its previous pass left off, on lines that are still cached, instead of evicting them all
+// in LRU order. The direction is kept per destination address (a small table; a collision only
+// changes a direction).
+inline bool flip_direction(const void* dst) {
+  static thread_local uint8_t backward[64] __attribute__((tls_model("initial-exec"))) = {};
+  const size_t i = (reinterpret_cast<uintptr_t>(dst) >> 2) * 0x9E3779B97F4A7C15ull >> 58;
+  backward[i] ^= 1;
+  return backward[i];
+}
+
+// Rows of n lanes: w = f1(f0(v, a[r]), b[r]) for rows r = first, first + step, ... (nr of them),
+// 32 lanes per step (four AVX2 vectors, fully unrolled: few loop instructions per element, which
+// is what a short row costs), then the rest. `inplace`: v is w (one pointer, no aliasing
+// question); otherwise rows of w and v never overlap.
+template <bool inplace, class F0, class F1>
+__attribute__((always_inline, optimize("fp-contract=off"))) inline void fused_row_loop(
+    F0 f0, F1 f1, float* w, int64_t wld, const float* v, int64_t vld, int64_t n, const float* s0,
+    int64_t ld0, const float* s1, int64_t ld1, int64_t nr, int64_t first, int64_t step) {
+  const int64_t nvec = n / 32, rest = n % 32;
+  w += first * wld;
+  v += first * vld;
+  s0 += first * ld0;
+  s1 += first * ld1;
+  const int64_t wstep = step * wld, vstep = step * vld, step0 = step * ld0, step1 = step * ld1;
+  for (int64_t i = 0; i < nr; ++i, w += wstep, v += vstep, s0 += step0, s1 += step1) {
+    const float a = *s0, b = *s1;
+    float* __restrict__ o = w;
+    const float* __restrict__ x = inplace ? w : v;
+    for (int64_t j = 0; j < nvec; ++j, o += 32, x += 32) {
+#pragma GCC unroll 32
+      for (int k = 0; k < 32; ++k) o[k] = f1(f0(inplace ? o[k] : x[k], a), b);
+    }
+    for (int64_t k = 0; k < rest; ++k) o[k] = f1(f0(inplace ? o[k] : x[k], a), b);
+  }
+}
+
 template <class F0, class F1>
 __attribute__((optimize("fp-contract=off"))) void fused_rows(F0 f0, F1 f1, const Block& o,
                                                              const Block& x, const float* s0,
-                                                             const float* s1) {
+                                                             int64_t ld0, const float* s1,
+                                                             int64_t ld1) {
+  const bool back = flip_direction(o.p);
+  const int64_t nr = o.nr, first = back ? nr - 1 : 0, step = back ? -1 : 1;
   if (o.nc == 1) {  // a column (one element per partition): one strided loop
-    for (int64_t r = 0; r < o.nr; ++r) o.p[r * o.ld] = f1(f0(x.p[r * x.ld], s0[r]), s1[r]);
+    float* w = o.p + first * o.ld;
+    const float* v = x.p + first * x.ld;
+    const int64_t wstep = step * o.ld, vstep = step * x.ld;
+    if (ld0 == 0 && ld1 == 0) {  // two scalars
+      const float a = *s0, b = *s1;
+      for (int64_t i = 0; i < nr; ++i, w += wstep, v += vstep) *w = f1(f0(*v, a), b);
+      return;
+    }
+    for (int64_t i = 0, r = first; i < nr; ++i, r += step, w += wstep, v += vstep)
+      *w = f1(f0(*v, s0[r * ld0]), s1[r * ld1]);
     return;
   }
-  for (int64_t r = 0; r < o.nr; ++r) {
-    const float a = s0[r], b = s1[r];
-    float* out = o.row(r);
-    const float* in = x.row(r);
-    if (out == in) {  // in place: one pointer, so no overlap test per row
-      for (int64_t c = 0; c < o.nc; ++c) out[c] = f1(f0(out[c], a), b);
-    } else {          // distinct rows never overlap (dst_direct)
-      float* __restrict__ w = out;
-      const float* __restrict__ v = in;
-      for (int64_t c = 0; c < o.nc; ++c) w[c] = f1(f0(v[c], a), b);
-    }
+  if (o.p == x.p && o.ld == x.ld) {  // in place, row for row
+    fused_row_loop<true>(f0, f1, o.p, o.ld, x.p, x.ld, o.nc, s0, ld0, s1, ld1, nr, first, step);
+    return;
+  }
+  // Distinct rows never overlap (dst_direct: the same view, or memory of another tensor); a row
+  // may still be its own source.
+  for (int64_t i = 0, r = first; i < nr; ++i, r += step) {
+    const float *a = s0 + r * ld0, *b = s1 + r * ld1;
+    if (o.row(r) == x.row(r))
+      fused_row_loop<true>(f0, f1, o.row(r), 0, x.row(r), 0, o.nc, a, 0, b, 0, 1, 0, 1);
+    else
+      fused_row_loop<false>(f0, f1, o.row(r), 0, x.row(r), 0, o.nc, a, 0, b, 0, 1, 0, 1);
   }
 }
 }  // namespace
 
-void alu_rows2(AluOp op0, const float* s0, bool rev0, AluOp op1, const float* s1, bool rev1,
-               const Block& o, const Block& x) {
+void alu_rows2(AluOp op0, const float* s0, int64_t ld0, bool rev0, AluOp op1, const float* s1,
+               int64_t ld1, bool rev1, const Block& o, const Block& x) {
   bool done = false;
   if (op1 != AluOp::none)
     with_fusable_op(op0, rev0, [&](auto f0) {
       with_fusable_op(op1, rev1, [&](auto f1) {
-        fused_rows(f0, f1, o, x, s0, s1);
+        fused_rows(f0, f1, o, x, s0, ld0, s1, ld1);
         done = true;
       });
     });
   if (done) return;
-  alu_rows(op0, o, x, s0, rev0);
-  if (op1 != AluOp::none) alu_rows(op1, o, o, s1, rev1);
+  // Two passes over per-row arrays.
+  auto rows = [&](const float* s, int64_t ld, float* buf) {
+    if (ld == 1) return s;
+    for (int64_t r = 0; r < o.nr; ++r) buf[r] = s[r * ld];
+    return static_cast<const float*>(buf);
+  };
+  Scratch<float> buf(static_cast<size_t>(2 * o.nr));
+  alu_rows(op0, o, x, rows(s0, ld0, buf), rev0);
+  if (op1 != AluOp::none) alu_rows(op1, o, o, rows(s1, ld1, buf + o.nr), rev1);
 }
 
 void row_sums(const Block& x, float* out) {

@@ -431,6 +431,11 @@ inline float* mem(const Rows& v, int64_t r0, int64_t c0) {
 }
 }  // namespace
 
+bool in_place_rows(const Rows& v) { return in_place(v, v.nrows); }
+Block whole_block(const Rows& v, int64_t ncols) {
+  return Block{mem(v, 0, 0), v.nrows, ncols, v.row_stride / 4};
+}
+
 Block src_block(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, float* scratch) {
   if (in_place(v, nr)) return Block{mem(v, r0, c0), nr, nc, v.row_stride / 4};
   load<float>(v, r0, nr, c0, nc, scratch);
@@ -475,6 +480,29 @@ void operand_rows(const Operand& o, int64_t r0, int64_t nr, float* out) {
     return;
   }
   load<float>(v, r0, nr, 0, 1, out);
+}
+
+OperandRows::OperandRows(const Operand& o, int64_t partitions, const Rows& dst) {
+  if (!o.tile) {
+    scalar_ = static_cast<float>(o.value);
+    p = &scalar_;
+    return;
+  }
+  const Tensor& t = *o.tile;
+  const Allocation& a = t.allocation();
+  // In place only when no write of this instruction can reach it: another allocation, neither
+  // of them placed by address (explicit placements may alias).
+  if (t.dtype() == DType::float32 && &a != dst.alloc && !a.pinned && !dst.alloc->pinned) {
+    const Rows v = rows_of(t);
+    if (reinterpret_cast<uintptr_t>(v.base) % 4 == 0 && v.row_stride % 4 == 0) {
+      p = reinterpret_cast<const float*>(v.base);
+      ld = v.row_stride / 4;
+      return;
+    }
+  }
+  copy_.emplace(o, partitions);
+  p = copy_->rows;
+  ld = 1;
 }
 
 void apply_operand(AluOp op, const OperandValues& v, bool reverse, const Block& out,

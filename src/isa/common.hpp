@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -127,6 +128,8 @@ class Scratch {
   T* p_;
 };
 
+// Instructions of fewer elements run on the calling thread only.
+inline constexpr int64_t kParallelElems = int64_t{1} << 16;
 // Blocks of about kBlockElems elements: whole rows when rows are short, row segments otherwise.
 inline constexpr int64_t kBlockElems = 2048;  // 8 KiB of fp32 lanes: a few fit in L1
 // Run `f(r0, nr, c0, nc)` over all blocks of nrows x ncols; rows are split across both cores
@@ -145,7 +148,7 @@ void for_blocks(int64_t nrows, int64_t ncols, F&& f) {
       for (int64_t r = ra; r < rb; r += step) f(r, std::min(step, rb - r), 0, ncols);
     }
   };
-  if (nrows * ncols < (int64_t{1} << 16) || nrows < 2) {
+  if (nrows * ncols < kParallelElems || nrows < 2) {
     body(0, nrows);
   } else {
     parallel_rows(nrows, nrows * ncols, body);
@@ -161,6 +164,10 @@ struct Block {
 };
 // Source lanes: memory when possible, else converted into `scratch`.
 Block src_block(const Rows& v, int64_t r0, int64_t nr, int64_t c0, int64_t nc, float* scratch);
+// A float32 view whose rows can be used in place (contiguous, float-aligned), and all its rows
+// as one block.
+bool in_place_rows(const Rows& v);
+Block whole_block(const Rows& v, int64_t ncols);
 // Where to compute results: memory when `direct` (see dst_direct) and possible, else scratch.
 Block dst_block(const Rows& v, bool direct, int64_t r0, int64_t nr, int64_t c0, int64_t nc,
                 float* scratch);
@@ -182,6 +189,19 @@ struct OperandValues {
   }
   Scratch<float> rows;  // per partition: the tile's value, or the scalar repeated
 };
+// An operand's per-partition values for the fused row loops: value of row r at p[r * ld]. A scalar
+// is one value (ld 0); a (P, 1) float32 tile of another allocation is read in place (nothing this
+// instruction writes can change it); anything else is copied first (OperandValues).
+struct OperandRows {
+  OperandRows(const Operand& o, int64_t partitions, const Rows& dst);
+  const float* p = nullptr;
+  int64_t ld = 0;
+  const float* at(int64_t r0) const { return p + r0 * ld; }
+
+ private:
+  float scalar_ = 0.f;
+  std::optional<OperandValues> copy_;
+};
 // out = x op operand (operand op x when reverse) for a scalar or a (P, 1) operand; the blocks
 // hold rows r0.. of the instruction (out may be x).
 void apply_operand(AluOp op, const OperandValues& v, bool reverse, const Block& out,
@@ -191,8 +211,9 @@ void apply_operand(AluOp op, const OperandValues& v, bool reverse, const Block& 
 // o = (x op0 s0[r]) op1 s1[r] on every row r (reverse: s op x); op1 may be none. The common
 // pairs (add, subtract, multiply, maximum, minimum) run in one pass, the others in two; the
 // results are the same, each op rounded to fp32.
-void alu_rows2(AluOp op0, const float* s0, bool rev0, AluOp op1, const float* s1, bool rev1,
-               const Block& o, const Block& x);
+// s0 / s1 hold row r's operand at s[r * ld] (ld 0: one value for every row).
+void alu_rows2(AluOp op0, const float* s0, int64_t ld0, bool rev0, AluOp op1, const float* s1,
+               int64_t ld1, bool rev1, const Block& o, const Block& x);
 // o = a op b element-wise (o may alias a or b, element for element). Unary ops ignore b.
 void alu_binary(AluOp op, const Block& o, const Block& a, const Block& b);
 void alu_binary(AluOp op, int64_t* o, const int64_t* a, const int64_t* b, int64_t n);
@@ -218,6 +239,20 @@ void elementwise_f32(const Rows& d, const std::array<const Rows*, N>& srcs, F&& 
   bool direct = true;
   for (const Rows* s : srcs) direct = direct && dst_direct(d, {s});
   if constexpr (N == 0) direct = dst_direct(d, {});
+  // Everything in memory (dst written directly, every source read in place) and small enough for
+  // one core: one block of all rows (no scratch, nothing to commit).
+  if (direct && d.nrows * d.ncols < kParallelElems && in_place_rows(d)) {
+    Block in[N > 0 ? N : 1];
+    bool all = true;
+    for (size_t i = 0; i < N && all; ++i) {
+      all = in_place_rows(*srcs[i]);
+      if (all) in[i] = whole_block(*srcs[i], d.ncols);
+    }
+    if (all) {
+      f(whole_block(d, d.ncols), static_cast<const Block*>(in), 0);
+      return;
+    }
+  }
   for_blocks(d.nrows, d.ncols, [&](int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
     const int64_t n = nr * nc;
     Scratch<float> out_lanes(n);
@@ -284,7 +319,7 @@ void for_rows(int64_t nrows, int64_t ncols, F&& f, int64_t min_rows = 1) {
   auto body = [&](int64_t ra, int64_t rb) {
     for (int64_t r = ra; r < rb; r += step) f(r, std::min(step, rb - r));
   };
-  if (nrows * ncols < (int64_t{1} << 16) || nrows < 2) body(0, nrows);
+  if (nrows * ncols < kParallelElems || nrows < 2) body(0, nrows);
   else parallel_rows(nrows, nrows * ncols, body);
 }
 

@@ -75,7 +75,8 @@ void validate(const TensorScalarOp& op, const Interpreter& in) {
 void execute(TensorScalarOp& op, Interpreter&) {
   op.dst.claim_for_overwrite({&op.data, op.operand0.tile_ptr(), op.operand1.tile_ptr()});
   const bool bitvec = alu_is_bitvec(op.op0);
-  const Rows d = rows_of(op.dst), a = rows_of(op.data, bitvec);
+  const Rows d = rows_of(op.dst);
+  const Rows a = !bitvec && op.data.same_view(op.dst) ? d : rows_of(op.data, bitvec);  // in place
   if (bitvec) {
     const std::vector<int64_t> rows0 = int_rows(op.op0, op.operand0, d.nrows),
                                rows1 = int_rows(op.op1, op.operand1, d.nrows);
@@ -86,10 +87,12 @@ void execute(TensorScalarOp& op, Interpreter&) {
         apply_int(op.op1, op.operand1, rows1, op.reverse1, x, r0, nr, n / nr);
     });
   } else {
-    // Operand values read once, before anything is written (see OperandValues).
-    const OperandValues v0(op.operand0, d.nrows), v1(op.operand1, d.nrows);
+    // Operand values read before anything is written, or in place when no write can reach them
+    // (see OperandRows).
+    const OperandRows v0(op.operand0, d.nrows, d), v1(op.operand1, d.nrows, d);
     elementwise_f32<1>(d, {&a}, [&](const Block& out, const Block* in, int64_t r0) {
-      alu_rows2(op.op0, v0.rows + r0, op.reverse0, op.op1, v1.rows + r0, op.reverse1, out, in[0]);
+      alu_rows2(op.op0, v0.at(r0), v0.ld, op.reverse0, op.op1, v1.at(r0), v1.ld, op.reverse1, out,
+                in[0]);
     });
   }
 }

@@ -146,3 +146,24 @@ def test_nki_sim_profile_prints_the_profile(monkeypatch, capsys):
     nki.simulate(k2)(np.zeros((4, 4), np.float32))
     err = capsys.readouterr().err
     assert "nkisim profile of k2: 2 instructions" in err and "dma_copy" in err
+
+
+def test_keyword_names_are_matched_per_call_site():
+    """Call sites with different keyword orders, an error in between, and the first site again
+    (the keyword tuple of the last call site is remembered)."""
+    def k():
+        t = sbuf((4, 4), nl.float32)
+        for i in range(3):
+            nisa.memset(t, value=1.0, engine=nisa.engine.vector)
+            nisa.memset(engine=nisa.engine.gpsimd, dst=t, value=2.0)
+            with pytest.raises(TypeError, match=r"got an unexpected keyword argument 'valu'"):
+                nisa.memset(t, engine=nisa.engine.vector, valu=1.0)
+            nisa.memset(dst=t, value=3.0)
+            # The same keyword tuple (one constant of this code), now with a positional dst too.
+            with pytest.raises(TypeError, match=r"got multiple values for argument 'dst'"):
+                nisa.memset(t, dst=t, value=1.0)
+            nisa.memset(t, value=float(i), engine=nisa.engine.vector)
+        out = nl.ndarray((4, 4), dtype=nl.float32, buffer=nl.shared_hbm)
+        nisa.dma_copy(out, t)
+        return out
+    assert (nki.simulate(k)() == 2.0).all()

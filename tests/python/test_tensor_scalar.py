@@ -332,3 +332,45 @@ def test_operands_that_are_columns_of_dst_are_read_first(rng, shape):
     out, outi = run(body, a, ai)
     assert_equal(out, (a + a[:, :1]) * a[:, :1])
     assert_equal(outi, (ai ^ ai[:, :1]) | ai[:, 1:2])
+
+
+@pytest.mark.parametrize("width", [1, 64, 70, 300])
+def test_repeated_in_place_instructions_match_the_stepwise_reference(rng, width):
+    """Successive passes over one tile (rows walked in alternating directions, a (P, 1) operand
+    of another tile read in place, a scalar operand without a per-row copy) give the stepwise fp32
+    results, for a column, whole vectors, and rows with a remainder."""
+    a = random(rng, (128, width), F32, lo=-2, hi=2)
+    v = random(rng, (128, 1), F32, lo=0.5, hi=1.5)
+    half, quarter = np.float32(0.5), np.float32(0.25)
+
+    def body(x, vec):
+        for _ in range(5):
+            nisa.tensor_scalar(vec, vec, nl.multiply, 0.5, op1=nl.add, operand1=0.25)
+            nisa.tensor_scalar(x, x, nl.multiply, 0.75, op1=nl.add, operand1=vec)
+            nisa.tensor_scalar(x, x, nl.subtract, vec, reverse0=True, op1=nl.maximum, operand1=-1.0)
+        return x, vec
+    x_out, v_out = run(body, a, v)
+    x, vec = a.copy(), v.copy()
+    for _ in range(5):
+        vec = (vec * half + quarter).astype(np.float32)
+        x = (x * np.float32(0.75) + vec).astype(np.float32)
+        x = np.maximum(vec - x, np.float32(-1.0))
+    assert_equal(v_out, vec)
+    assert_equal(x_out, x)
+
+
+def test_operand_in_dst_allocation_on_other_partitions_is_read_first(rng):
+    """dst = t[0:64] with operand t[32:96, 0:1]: half of the operand lies in dst's partitions, so
+    it must hold its value from before the instruction, whichever way the rows are walked."""
+    a = random(rng, (128, 40), F32)
+
+    def body(x):
+        for _ in range(2):   # both row orders
+            nisa.tensor_scalar(x[0:64, :], x[0:64, :], nl.add, x[32:96, 0:1], op1=nl.multiply,
+                               operand1=2.0)
+        return x
+    out = run(body, a)
+    ref = a.copy()
+    for _ in range(2):
+        ref[0:64] = (ref[0:64] + ref[32:96, 0:1].copy()) * np.float32(2.0)
+    assert_equal(out, ref)
