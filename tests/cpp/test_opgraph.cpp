@@ -179,7 +179,7 @@ TEST_CASE("a recorded op graph replays bit-exactly") {
 TEST_CASE("the recorder refuses a parameter kind it does not know") {
   // A kind added to decl.hpp without recorder support: a clear error, never a silent gap.
   static const ParamDecl params[] = {ParamDecl{"weird", static_cast<Kind>(200)}};
-  const InstrDecl d{"fake_instruction", 0, 2, 0, {0, 0, 0}, params, "a fake"};
+  const InstrDecl d{"fake_instruction", 0, 2, 0, {0, 0, 0}, params, {}, {}, "a fake"};
   const std::string path = temp_path("opgraph_kind.txt");
   Interpreter in(Target::get(Gen::gen4));
   Recorder rec(path);
