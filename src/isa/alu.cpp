@@ -128,8 +128,8 @@ inline bool flip_direction(const void* dst) {
 }
 
 // Rows of n lanes: w = f1(f0(v, a[r]), b[r]) for rows r = first, first + step, ... (nr of them),
-// 32 lanes per step (four AVX2 vectors, fully unrolled: few loop instructions per element, which
-// is what a short row costs), then the rest. `inplace`: v is w (one pointer, no aliasing
+// 64 lanes per step (eight AVX2 vectors, fully unrolled: few loop instructions per element, which
+// is what a short row costs), then 32, then the rest. `inplace`: v is w (one pointer, no aliasing
 // question); otherwise rows of w and v never overlap.
 template <bool inplace, class F0, class F1>
 __attribute__((always_inline, optimize("fp-contract=off"))) inline void fused_row_loop(
@@ -141,13 +141,21 @@ __attribute__((always_inline, optimize("fp-contract=off"))) inline void fused_ro
   s0 += first * ld0;
   s1 += first * ld1;
   const int64_t wstep = step * wld, vstep = step * vld, step0 = step * ld0, step1 = step * ld1;
+  const int64_t n64 = nvec / 2;
+  const bool odd32 = nvec % 2 != 0;
   for (int64_t i = 0; i < nr; ++i, w += wstep, v += vstep, s0 += step0, s1 += step1) {
     const float a = *s0, b = *s1;
     float* __restrict__ o = w;
     const float* __restrict__ x = inplace ? w : v;
-    for (int64_t j = 0; j < nvec; ++j, o += 32, x += 32) {
+    for (int64_t j = 0; j < n64; ++j, o += 64, x += 64) {  // 64 lanes: one step for a 64-wide row
+#pragma GCC unroll 64
+      for (int k = 0; k < 64; ++k) o[k] = f1(f0(inplace ? o[k] : x[k], a), b);
+    }
+    if (odd32) {
 #pragma GCC unroll 32
       for (int k = 0; k < 32; ++k) o[k] = f1(f0(inplace ? o[k] : x[k], a), b);
+      o += 32;
+      x += 32;
     }
     for (int64_t k = 0; k < rest; ++k) o[k] = f1(f0(inplace ? o[k] : x[k], a), b);
   }
