@@ -98,15 +98,15 @@ def _time(fn, args, reps, before_each=None):
 
 
 def _merge_turn(acc, turn):
-    """One executor's results over its turns: all times, the best of them (warm, cold and the
-    small run), the largest peak RSS; the rest (counts, bytes, dtypes) is the same every turn."""
+    """One executor's results over its turns: all warm times and first calls, the best of them
+    (warm, cold and the small run), the largest peak RSS; the rest (counts, bytes, dtypes) is the
+    same every turn."""
     if acc is None or 'best' not in acc or 'best' not in turn:
         return turn
     out = dict(turn)
     out['times'] = acc['times'] + turn['times']
-    out['best'] = min(acc['best'], turn['best'])
-    out['cold'] = min(acc['cold'], turn['cold'])
-    out['colds'] = acc.get('colds', [acc['cold']]) + [turn['cold']]
+    out['colds'] = acc['colds'] + turn['colds']
+    out['best'], out['cold'] = min(out['times']), min(out['colds'])
     if 'small_best' in turn and 'small_best' in acc:
         out['small_best'] = min(acc['small_best'], turn['small_best'])
     out['peak_rss_mb'] = max(acc['peak_rss_mb'], turn['peak_rss_mb'])
@@ -158,6 +158,7 @@ def run_one(case_name, executor, smoke, reps, outdir):
     res['times'] = times
     res['best'] = min(times)
     res['cold'] = times[0]              # the first call in this fresh process
+    res['colds'] = [times[0]]
     if small is not None:               # dispatch: marginal cost per instruction
         out_small, t_small = _time(fn, small, reps, reset)
         res['small_best'] = min(t_small)

@@ -38,6 +38,15 @@ std::string enc_str(std::string_view s) {
   return out;
 }
 
+// An on-chip allocation's "alloc" line (byte offset -1: stored outside the map).
+std::string alloc_line(int64_t id, const Allocation& a) {
+  std::ostringstream s;
+  s << "alloc " << id << " " << a.core << " " << buffer_name(a.buffer) << " " << a.start_partition
+    << " " << (a.outside ? -1 : a.byte_offset) << " " << a.num_partitions << " " << a.bytes << " "
+    << name(a.fill_dtype) << " " << enc_str(a.name);
+  return s.str();
+}
+
 std::string enc_double(double v) {
   char buf[64];
   if (std::isnan(v)) {
@@ -139,11 +148,7 @@ void Recorder::on_allocate(const Allocation& a, int core) {
   }
   const int64_t id = next_id_++;
   on_chip_[&a] = id;
-  std::ostringstream s;
-  s << "alloc " << id << " " << a.core << " " << buffer_name(a.buffer) << " " << a.start_partition
-    << " " << (a.outside ? -1 : a.byte_offset) << " " << a.num_partitions << " " << a.bytes << " "
-    << name(a.fill_dtype) << " " << enc_str(a.name);
-  line(s.str());
+  line(alloc_line(id, a));
 }
 
 void Recorder::on_free(const Allocation& a, int core) {
@@ -163,11 +168,7 @@ int64_t Recorder::touch(const Tensor& t) {
     // state as they are now.
     const int64_t id = next_id_++;
     on_chip_[&a] = id;
-    std::ostringstream s;
-    s << "alloc " << id << " " << a.core << " " << buffer_name(a.buffer) << " " << a.start_partition
-      << " " << (a.outside ? -1 : a.byte_offset) << " " << a.num_partitions << " " << a.bytes << " "
-      << name(a.fill_dtype) << " " << enc_str(a.name);
-    line(s.str());
+    line(alloc_line(id, a));
     a.ensure_filled();
     block("data " + std::to_string(id) + " " + std::to_string(a.bytes * a.num_partitions), a.data,
           a.bytes, a.partition_stride, a.num_partitions);

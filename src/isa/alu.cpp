@@ -185,22 +185,21 @@ __attribute__((optimize("fp-contract=off"))) void fused_rows(F0 f0, F1 f1, const
     fused_row_loop<true>(f0, f1, o.p, o.ld, x.p, x.ld, o.nc, s0, ld0, s1, ld1, nr, first, step);
     return;
   }
-  // Distinct rows never overlap (dst_direct: the same view, or memory of another tensor); a row
-  // may still be its own source.
-  for (int64_t i = 0, r = first; i < nr; ++i, r += step) {
-    const float *a = s0 + r * ld0, *b = s1 + r * ld1;
-    if (o.row(r) == x.row(r))
-      fused_row_loop<true>(f0, f1, o.row(r), 0, x.row(r), 0, o.nc, a, 0, b, 0, 1, 0, 1);
-    else
-      fused_row_loop<false>(f0, f1, o.row(r), 0, x.row(r), 0, o.nc, a, 0, b, 0, 1, 0, 1);
-  }
+  // Otherwise no row of o overlaps a row of x (dst_direct lets only the same view or memory of
+  // another tensor through; scratch is separate memory).
+  fused_row_loop<false>(f0, f1, o.p, o.ld, x.p, x.ld, o.nc, s0, ld0, s1, ld1, nr, first, step);
 }
 }  // namespace
 
 void alu_rows2(AluOp op0, const float* s0, int64_t ld0, bool rev0, AluOp op1, const float* s1,
                int64_t ld1, bool rev1, const Block& o, const Block& x) {
   bool done = false;
-  if (op1 != AluOp::none)
+  if (op1 == AluOp::none)  // one op: the same loop with an identity second op
+    with_fusable_op(op0, rev0, [&](auto f0) {
+      fused_rows(f0, [](float t, float) { return t; }, o, x, s0, ld0, s0, 0);
+      done = true;
+    });
+  else
     with_fusable_op(op0, rev0, [&](auto f0) {
       with_fusable_op(op1, rev1, [&](auto f1) {
         fused_rows(f0, f1, o, x, s0, ld0, s1, ld1);

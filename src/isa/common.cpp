@@ -492,9 +492,9 @@ OperandRows::OperandRows(const Operand& o, int64_t partitions, const Rows& dst) 
   const Allocation& a = t.allocation();
   // In place only when no write of this instruction can reach it: another allocation, neither
   // of them placed by address (explicit placements may alias).
-  if (t.dtype() == DType::float32 && &a != dst.alloc && !a.pinned && !dst.alloc->pinned) {
+  if (&a != dst.alloc && !a.pinned && !dst.alloc->pinned) {
     const Rows v = rows_of(t);
-    if (reinterpret_cast<uintptr_t>(v.base) % 4 == 0 && v.row_stride % 4 == 0) {
+    if (in_place_rows(v)) {  // float32, float-aligned
       p = reinterpret_cast<const float*>(v.base);
       ld = v.row_stride / 4;
       return;

@@ -125,6 +125,23 @@ def ulp_tol(dtype):
 
 
 # ---------------------------------------------------------------- kernel helpers
+def tiles_held_at_once(n, cols, op, value_of):
+    """A kernel(x) that keeps n fp32 SBUF tiles of (128, cols) referenced at once and, one after
+    the other, writes t[:, 0:w] = x op value_of(i) into each and copies it out: out[i] (w = x's
+    width). With large tiles some of them cannot be in the map at the same time."""
+    @nki.jit
+    def kernel(x):
+        out = nl.ndarray((n,) + tuple(x.shape), dtype=x.dtype, buffer=nl.shared_hbm)
+        xs = load(x)
+        w = x.shape[1]
+        ts = [sbuf((128, cols), nl.float32) for _ in range(n)]
+        for i, t in enumerate(ts):
+            nisa.tensor_scalar(t[:, 0:w], xs, op, value_of(i))
+            nisa.dma_copy(out[i], t[:, 0:w])
+        return out
+    return kernel
+
+
 def load(hbm, dtype=None):
     """A new SBUF tile holding the HBM tensor `hbm` (dma_copy), optionally cast."""
     t = nl.ndarray(hbm.shape, dtype=dtype or hbm.dtype, buffer=nl.sbuf)

@@ -10,13 +10,14 @@ import pytest
 import nki
 import nki.isa as nisa
 import nki.language as nl
+from conftest import tiles_held_at_once
 
 ALLOC = nisa.NkiAllocationError
 
 
 @pytest.fixture
-def trn2(monkeypatch):
-    monkeypatch.setenv("NEURON_PLATFORM_TARGET_OVERRIDE", "trn2")  # 212984 SBUF bytes / partition
+def trn2(set_target):
+    set_target("trn2")  # 212984 SBUF bytes / partition
 
 
 # ---------------------------------------------------------------- patterns that fit
@@ -174,16 +175,7 @@ def test_a_tile_larger_than_a_partition_fails_at_allocation(trn2):
 def test_tiles_in_the_map_and_outside_hold_their_data(trn2):
     # Three 96 KiB tiles referenced at once: the third lives outside the map (the first two
     # fill it) and is used after the first is dead; data stays separate.
-    @nki.jit
-    def k(x):
-        out = nl.ndarray((3, 128, 64), dtype=x.dtype, buffer=nl.shared_hbm)
-        xs = nl.ndarray(x.shape, dtype=x.dtype, buffer=nl.sbuf)
-        nisa.dma_copy(xs, x)
-        ts = [nl.ndarray((128, 24576), dtype=nl.float32, buffer=nl.sbuf) for _ in range(3)]
-        for i, t in enumerate(ts):
-            nisa.tensor_scalar(t[:, 0:64], xs, nl.add, float(i))
-            nisa.dma_copy(out[i], t[:, 0:64])
-        return out
+    k = tiles_held_at_once(3, 24576, nl.add, float)
 
     x = np.arange(128 * 64, dtype=np.float32).reshape(128, 64)
     out = nki.simulate(k)(x)

@@ -8,7 +8,7 @@ import nki
 import nki.isa as nisa
 import nki.language as nl
 from nki import _core
-from conftest import BF16, F32, assert_equal, psum, random, sbuf
+from conftest import BF16, F32, assert_equal, psum, random, sbuf, tiles_held_at_once
 
 
 def record_and_replay(tmp_path, kernel, *args, instructions=None, cores=1):
@@ -189,16 +189,7 @@ def test_other_targets_and_allocation_only_kernels(tmp_path, rng, set_target, ta
 def test_tiles_outside_a_full_map_are_recorded_and_replayed(tmp_path, rng):
     # Four 64 KiB tiles referenced at once (trn3 holds three): the fourth lives outside the map
     # (recorded with byte offset -1) and is used after the others are dead.
-    @nki.jit
-    def kernel(a):
-        out = nl.ndarray((4, 128, 64), dtype=a.dtype, buffer=nl.shared_hbm)
-        x = nl.ndarray(a.shape, dtype=a.dtype, buffer=nl.sbuf)
-        nisa.dma_copy(x, a)
-        ts = [nl.ndarray((128, 16384), dtype=nl.float32, buffer=nl.sbuf) for _ in range(4)]
-        for i, t in enumerate(ts):
-            nisa.tensor_scalar(t[:, 0:64], x, nl.multiply, float(i + 1))
-            nisa.dma_copy(out[i], t[:, 0:64])
-        return out
+    kernel = tiles_held_at_once(4, 16384, nl.multiply, lambda i: float(i + 1))
 
     a = random(rng, (128, 64), F32)
     out, r, path = record_and_replay(tmp_path, kernel, a)

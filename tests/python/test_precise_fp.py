@@ -3,15 +3,13 @@ nkisim always stores a tensor in its own dtype (NKI_PRECISE_FP=1 behaviour, as o
 asking for NKI_PRECISE_FP=0 gives a warning that says so, and the results are unchanged."""
 import warnings
 
-import ml_dtypes
 import numpy as np
 import pytest
 
 import nki
 import nki.isa as nisa
 import nki.language as nl
-
-BF16 = np.dtype(ml_dtypes.bfloat16)
+from conftest import BF16
 
 
 @nki.jit

@@ -184,7 +184,6 @@ def _setitem(self, key, value):
 
 NkiTensor._setitem_core = NkiTensor.__setitem__
 NkiTensor.__setitem__ = _setitem
-NkiTensor._getitem_core = NkiTensor.__getitem__
 _getitem_core = NkiTensor.__getitem__
 NkiTensor._reshape_core = NkiTensor.reshape
 NkiTensor.__getitem__ = _getitem
