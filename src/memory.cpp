@@ -147,7 +147,7 @@ struct SpaceState {
   struct Block {
     int p0, np;
     int64_t off, size;
-    const Allocation* owner;
+    Allocation* owner;
     bool outside;  // own storage, not in the map
   };
   HostBuffer storage;
@@ -294,6 +294,21 @@ int64_t padded_stride(int64_t bytes_pp) {
   return s + 3 * line;
 }
 
+// The host row stride of a tile with rows of its own: packed (4-byte aligned) when short, so a
+// small tile is one dense block; padded like the space when long, so that a column walk over a
+// power-of-two row size does not land every partition on the same cache sets.
+int64_t own_stride(int64_t bytes) { return bytes >= 2048 ? padded_stride(bytes) : (bytes + 3) / 4 * 4; }
+
+// Give `a` (made by new_onchip with own_stride) a host buffer and shadow of its own.
+void give_own_rows(Allocation& a, const std::string& what) {
+  const size_t n = static_cast<size_t>(a.partition_stride) * static_cast<size_t>(a.num_partitions);
+  a.owned = host_alloc(n, true, what);
+  a.own_shadow.reset(new uint8_t[n]);  // cleared by the first partial write
+  a.data = a.owned.get();
+  a.written = a.own_shadow.get();
+  a.own_rows = true;
+}
+
 // An on-chip allocation's common fields: nothing written yet (the shadow is cleared by the first
 // partial write), sentinels filled lazily. The caller sets the placement and the storage.
 std::shared_ptr<Allocation> new_onchip(Buffer kind, int core, const std::string& name, int np,
@@ -321,7 +336,11 @@ Memory::Memory(Buffer kind, int partitions, int64_t bytes_per_partition, int64_t
       bytes_pp_(bytes_per_partition),
       bank_bytes_(bank_bytes),
       core_(core),
-      host_stride_(padded_stride(bytes_per_partition)) {
+      host_stride_(padded_stride(bytes_per_partition)),
+      own_rows_(kind == Buffer::sbuf && [] {
+        const char* v = std::getenv("NKI_SIM_SBUF_STORAGE");
+        return v == nullptr || std::string_view(v) != "map";
+      }()) {
   // Huge pages: an instruction touches one line per partition, 128 pages apart with 4 KiB pages.
   // Untouched pages stay unmapped until a tensor lands on them: no upfront cost.
   state_ = std::make_shared<SpaceState>();
@@ -422,9 +441,12 @@ AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::st
     // Explicit placements may alias on purpose (the kernel owns the address map), so they are
     // checked against the space's bounds only. Tensors they overlap get their pending sentinel
     // fill now, so that a late fill can never clobber data written through the alias.
+    // A tile with rows of its own moves them into the map first, so that the alias sees them.
     for (const auto& b : live_)
-      if (!b.outside && p0 < b.p0 + b.np && b.p0 < p0 + np && off < b.off + b.size && b.off < off + bytes)
+      if (!b.outside && p0 < b.p0 + b.np && b.p0 < p0 + np && off < b.off + b.size && b.off < off + bytes) {
         b.owner->ensure_filled();
+        if (b.owner->own_rows) rows_into_map(*b.owner, b.p0, b.off);
+      }
   } else {
     // First fit: candidate offsets are 0 and the ends of live blocks, lowest first.
     // Candidates start at 4-byte boundaries (the PSUM minimum alignment; it also keeps float32
@@ -463,11 +485,16 @@ AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::st
       throw AllocationError(m.str());
     }
   }
-  auto a = new_onchip(kind_, core_, name, np, bytes, host_stride_, dtype, state_);
+  const bool own = own_rows_ && !address;
+  auto a = new_onchip(kind_, core_, name, np, bytes, own ? own_stride(bytes) : host_stride_, dtype, state_);
   a->start_partition = p0;
   a->byte_offset = off;
-  a->data = state_->storage.get() + static_cast<int64_t>(p0) * host_stride_ + off;
-  a->written = state_->shadow.get() + static_cast<int64_t>(p0) * host_stride_ + off;
+  if (own) {
+    give_own_rows(*a, what);
+  } else {
+    a->data = state_->storage.get() + static_cast<int64_t>(p0) * host_stride_ + off;
+    a->written = state_->shadow.get() + static_cast<int64_t>(p0) * host_stride_ + off;
+  }
   if (address) a->ensure_filled();  // aliases see each other's writes from the start
   live_.push_back(Block{p0, np, off, bytes, a.get(), false});
   return a;
@@ -486,16 +513,29 @@ AllocationPtr Memory::outside_locked(int np, int64_t bytes, DType dtype, const s
   // Storage of its own: whether the kernel fits is decided by live ranges.
   const std::string what = std::string(buffer_name(kind_)) + " tensor '" +
                            (name.empty() ? std::string("<unnamed>") : name) + "'";
-  const int64_t stride = padded_stride(bytes);
-  auto a = new_onchip(kind_, core_, name, np, bytes, stride, dtype, state_);
-  a->owned = host_alloc(static_cast<size_t>(stride) * np, true, what);
-  a->own_shadow.reset(new uint8_t[static_cast<size_t>(stride) * np]);
-  a->data = a->owned.get();
-  a->written = a->own_shadow.get();
+  auto a = new_onchip(kind_, core_, name, np, bytes, own_stride(bytes), dtype, state_);
+  give_own_rows(*a, what);
   a->outside = true;
   state_->live.push_back(SpaceState::Block{0, np, 0, bytes, a.get(), true});
   state_->outside_bytes += bytes;
   return a;
+}
+
+void Memory::rows_into_map(Allocation& a, int p0, int64_t off) {
+  std::byte* data = state_->storage.get() + static_cast<int64_t>(p0) * host_stride_ + off;
+  uint8_t* written = state_->shadow.get() + static_cast<int64_t>(p0) * host_stride_ + off;
+  const size_t n = static_cast<size_t>(a.bytes);
+  for (int64_t p = 0; p < a.num_partitions; ++p) {
+    std::memcpy(data + p * host_stride_, a.data + p * a.partition_stride, n);
+    if (a.wstate == Allocation::WriteState::some)
+      std::memcpy(written + p * host_stride_, a.written + p * a.partition_stride, n);
+  }
+  a.data = data;
+  a.written = written;
+  a.partition_stride = host_stride_;
+  a.own_rows = false;
+  a.owned.reset();
+  a.own_shadow.reset();
 }
 
 void Memory::close_version(const Allocation& a) {

@@ -91,7 +91,10 @@ struct Allocation {
   mutable uint64_t last_range_gen = 0;  // range generation is last_range_gen)
   bool pinned = false;           // placed with address=: the kernel owns the address map
   bool outside = false;          // stored outside the space's map (the map was full)
-  std::unique_ptr<uint8_t[]> own_shadow;  // the written-state shadow of an outside allocation
+  // Rows in a host buffer of its own (`owned`, `own_shadow`) instead of the space's map: auto-placed
+  // SBUF tiles (see Memory) and outside allocations. The address map is the same either way.
+  bool own_rows = false;
+  std::unique_ptr<uint8_t[]> own_shadow;  // the written-state shadow of an own_rows allocation
   std::shared_ptr<SpaceState> space;     // on-chip: keeps the storage alive, takes the rectangle back
   std::shared_ptr<void> keepalive;       // HBM: owned storage or the caller's array
   HostBuffer owned;                      // HBM allocations made by a kernel
@@ -123,7 +126,16 @@ class Memory {
   Memory& operator=(const Memory&) = delete;
 
   // Allocate `partitions x bytes` (bytes per partition). `address` = (start partition, byte
-  // offset) pins the placement; otherwise first fit from partition 0. Throws AllocationError
+  // offset) pins the placement; otherwise first fit from partition 0.
+  //
+  // Host layout: a tile placed by address= lives in the space's map (partition p at p x
+  // host_stride(), so overlapping placements alias). An auto-placed SBUF tile (first fit) gets
+  // rows of its own instead, partition after partition (a [128, 64] fp32 tile is one 32 KiB
+  // block, a [128, 1] column 512 bytes: the CPU caches hold whole tiles instead of one line per
+  // partition). Its rectangle in the address map is the same; if an address= placement later
+  // overlaps it, its rows move into the map first, so aliases always share bytes.
+  // NKI_SIM_SBUF_STORAGE=map (read when the space is made) keeps every tile in the map (the
+  // fuzzer's guard-byte checks see every write there). Throws AllocationError
   // naming the tensor, the request and what is free (any int64 request is checked without
   // overflow). PSUM tiles that fit a bank never straddle one. A failure changes nothing.
   //
@@ -176,8 +188,11 @@ class Memory {
   int64_t bank_bytes_;
   int core_;
   int64_t host_stride_;  // bytes_pp_ padded so partitions do not alias in the CPU caches
+  bool own_rows_;        // auto-placed tiles get rows of their own (SBUF, unless NKI_SIM_SBUF_STORAGE=map)
   std::shared_ptr<SpaceState> state_;
   AllocationPtr outside_locked(int partitions, int64_t bytes, DType dtype, const std::string& name);
+  // Under the space's lock: move a tile's own rows into the map at its rectangle.
+  void rows_into_map(Allocation& a, int p0, int64_t off);
 };
 
 }  // namespace nkisim

@@ -1,7 +1,9 @@
 // The ALU and activation tables as vectorized Eigen array expressions. The op is decided once per
 // call (the switch), never per element.
 #include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <unsupported/Eigen/SpecialFunctions>
 
@@ -166,6 +168,13 @@ __attribute__((optimize("fp-contract=off"))) void fused_rows(F0 f0, F1 f1, const
                                                              const Block& x, const float* s0,
                                                              int64_t ld0, const float* s1,
                                                              int64_t ld1) {
+  if (ld0 == 0 && ld1 == 0 && (o.nr == 1 || (o.ld == o.nc && x.ld == x.nc))) {
+    // Scalars over rows that follow each other in memory (a tile with rows of its own): one row.
+    const int64_t n = o.nr * o.nc;
+    if (o.p == x.p) fused_row_loop<true>(f0, f1, o.p, n, x.p, n, n, s0, 0, s1, 0, 1, 0, 1);
+    else fused_row_loop<false>(f0, f1, o.p, n, x.p, n, n, s0, 0, s1, 0, 1, 0, 1);
+    return;
+  }
   const bool back = flip_direction(o.p);
   const int64_t nr = o.nr, first = back ? nr - 1 : 0, step = back ? -1 : 1;
   if (o.nc == 1) {  // a column (one element per partition): one strided loop
@@ -218,8 +227,27 @@ void alu_rows2(AluOp op0, const float* s0, int64_t ld0, bool rev0, AluOp op1, co
   if (op1 != AluOp::none) alu_rows(op1, o, o, rows(s1, ld1, buf + o.nr), rev1);
 }
 
+namespace {
+// Sum or product of n floats in an order fixed by the index alone: eight lanes (element i goes to
+// lane i % 8), combined pairwise, then the tail. Eigen's reductions start their vector lanes at
+// the first 32-byte-aligned address, so their rounding would depend on where the host keeps the
+// row (an SBUF offset, a tile's own storage, a scratch buffer) and replays would not be exact.
+template <bool kProduct>
+__attribute__((optimize("fp-contract=off"))) float lane_fold(const float* p, int64_t n) {
+  float acc[8];
+  for (float& a : acc) a = kProduct ? 1.f : 0.f;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) acc[k] = kProduct ? acc[k] * p[i + k] : acc[k] + p[i + k];
+  auto f = [](float a, float b) { return kProduct ? a * b : a + b; };
+  float s = f(f(f(acc[0], acc[1]), f(acc[2], acc[3])), f(f(acc[4], acc[5]), f(acc[6], acc[7])));
+  for (; i < n; ++i) s = f(s, p[i]);
+  return s;
+}
+}  // namespace
+
 void row_sums(const Block& x, float* out) {
-  for (int64_t r = 0; r < x.nr; ++r) out[r] = Eigen::Map<const AF>(x.row(r), x.nc).sum();
+  for (int64_t r = 0; r < x.nr; ++r) out[r] = lane_fold<false>(x.row(r), x.nc);
 }
 
 void alu_binary(AluOp op, int64_t* o, const int64_t* a, const int64_t* b, int64_t n) {
@@ -276,12 +304,19 @@ void alu_reduce(AluOp op, const float* a, int64_t groups, int64_t len, float* ou
   Eigen::Map<const M> A(a, groups, len);
   Eigen::Map<AF> O(out, groups);
   switch (op) {
-    case AluOp::add: O = A.rowwise().sum(); break;
-    case AluOp::multiply: O = A.rowwise().prod(); break;
+    case AluOp::add:
+      for (int64_t g = 0; g < groups; ++g) out[g] = lane_fold<false>(a + g * len, len);
+      break;
+    case AluOp::multiply:
+      for (int64_t g = 0; g < groups; ++g) out[g] = lane_fold<true>(a + g * len, len);
+      break;
     case AluOp::maximum: O = A.rowwise().maxCoeff(); break;
     case AluOp::minimum: O = A.rowwise().minCoeff(); break;
     case AluOp::subtract:  // a0 - a1 - a2 - ...
-      O = A.col(0) - (A.rowwise().sum() - A.col(0));
+      for (int64_t g = 0; g < groups; ++g) {
+        const float* x = a + g * len;
+        out[g] = x[0] - (lane_fold<false>(x, len) - x[0]);
+      }
       break;
     case AluOp::logical_and: O = (A != 0.f).rowwise().all().cast<float>(); break;
     case AluOp::logical_or: O = (A != 0.f).rowwise().any().cast<float>(); break;
@@ -320,13 +355,13 @@ void alu_reduce(AluOp op, const int64_t* a, int64_t groups, int64_t len, int64_t
   }
 }
 
-void act_apply(ActFn f, const Block& b) {
-  if (f == ActFn::copy) return;
-  if (b.ld != b.nc && b.nr > 1) {
-    for (int64_t r = 0; r < b.nr; ++r) act_apply(f, Block{b.row(r), 1, b.nc, b.nc});
-    return;
-  }
-  MapF X(b.p, b.nr * b.nc);
+namespace {
+// An activation over a 32-byte aligned buffer whose size is a multiple of 8 floats: Eigen takes
+// its vector path for every element (no scalar head or tail, whose results differ from the vector
+// functions' in the last bit), so an element's result does not depend on where the host keeps it.
+using ChunkF = Eigen::Map<AF, Eigen::Aligned32>;
+using ChunkTmp = Eigen::Array<float, Eigen::Dynamic, 1, 0, 256, 1>;  // on the stack
+void act_chunk(ActFn f, ChunkF X) {
   constexpr float kInvSqrt2 = 0.70710678118654752f;
   constexpr float kInvSqrt2Pi = 0.39894228040143268f;
   constexpr float k2InvSqrtPi = 1.12837916709551257f;
@@ -344,13 +379,13 @@ void act_apply(ActFn f, const Block& b) {
       break;
     case ActFn::gelu_apprx_sigmoid: X = X * (1.702f * X).logistic(); break;
     case ActFn::gelu_apprx_sigmoid_dx: {
-      AF s = (1.702f * X).logistic();
+      ChunkTmp s = (1.702f * X).logistic();
       X = s + 1.702f * X * s * (1.f - s);
       break;
     }
     case ActFn::silu: X = X * X.logistic(); break;
     case ActFn::silu_dx: {
-      AF s = X.logistic();
+      ChunkTmp s = X.logistic();
       X = s * (1.f + X * (1.f - s));
       break;
     }
@@ -370,6 +405,27 @@ void act_apply(ActFn f, const Block& b) {
     case ActFn::abs: X = X.abs(); break;
     default: throw UnsupportedError("unknown activation function");
   }
+}
+}  // namespace
+
+void act_apply(ActFn f, const Block& b) {
+  if (f == ActFn::copy) return;
+  constexpr int64_t kChunk = 256;
+  alignas(32) float buf[kChunk];
+  auto run = [&](float* p, int64_t n) {
+    for (int64_t i = 0; i < n; i += kChunk) {
+      const int64_t m = std::min(kChunk, n - i), padded = (m + 7) / 8 * 8;
+      std::memcpy(buf, p + i, static_cast<size_t>(m) * sizeof(float));
+      std::fill(buf + m, buf + padded, 0.f);
+      act_chunk(f, ChunkF(buf, padded));
+      std::memcpy(p + i, buf, static_cast<size_t>(m) * sizeof(float));
+    }
+  };
+  if (b.ld == b.nc || b.nr == 1) {
+    run(b.p, b.nr * b.nc);
+    return;
+  }
+  for (int64_t r = 0; r < b.nr; ++r) run(b.row(r), b.nc);
 }
 
 }  // namespace nkisim::isa

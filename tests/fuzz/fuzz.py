@@ -10,7 +10,8 @@ end on a pipe. The parent restarts a worker that dies (a crash: the kernel it ha
 recorded) or that reports nothing for --timeout seconds (a hang). After each kernel the worker
 checks its guards:
   * host inputs live in the middle of a larger buffer whose 64 bytes on either side hold 0xA5;
-  * the whole SBUF and PSUM host storage (padding between partitions included) holds 0xA5 before
+  * (workers run with NKI_SIM_SBUF_STORAGE=map: every tile in the space's map) the whole SBUF
+    and PSUM host storage (padding between partitions included) holds 0xA5 before
     the kernel; every tile the kernel allocates gets a guard tile allocated just before and
     after it (never accessed by anyone); afterwards every byte outside the kernel's own tiles -
     guard tiles, free bytes and padding - must still be 0xA5 (all of the storage is compared).
@@ -220,6 +221,9 @@ class Worker:
         env = dict(os.environ)
         env.setdefault("NKI_SIM_HBM_LIMIT", str(256 << 20))  # never the machine's memory
         env.setdefault("NKI_SIM_UNINIT", "off")
+        # Every SBUF tile in the space's map (not in rows of its own), so that the guard bytes
+        # around it are where a stray write would land.
+        env.setdefault("NKI_SIM_SBUF_STORAGE", "map")
         env.pop("NKI_SIM_LOG", None)
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--seed", str(args.seed),
                "--indices", ",".join(map(str, indices[:args.batch]))]

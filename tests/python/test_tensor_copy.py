@@ -312,3 +312,57 @@ def test_cast_of_special_values(dst):
     with np.errstate(over="ignore"):
         expected = a.astype(dst)
     assert_equal(run(copy_body(NL[np.dtype(dst)]), a), expected)
+
+
+def test_address_alias_of_an_auto_placed_tile_shares_its_bytes(rng):
+    # An auto-placed SBUF tile keeps its rows in host memory of its own; a tile placed later with
+    # address= over part of its rectangle must share those bytes both ways. (Allocating the alias
+    # refills the overlap with sentinels, as for any fresh tile, whatever the layout.)
+    a, b, c = (random(rng, (32, 8), F32) for _ in range(3))
+
+    def body(x, y, z):
+        t = sbuf((32, 8), nl.float32)
+        nisa.tensor_copy(t, x)
+        p0, _, off, _ = t._alloc_rect
+        alias = nl.ndarray((16, 4), dtype=nl.float32, buffer=nl.sbuf, address=(p0 + 8, off + 8))
+        nisa.tensor_copy(alias, y[0:16, 0:4])          # a write through the alias ...
+        after = sbuf((32, 8), nl.float32)
+        nisa.tensor_copy(after, t)                     # ... is seen by the tile
+        nisa.tensor_copy(t[8:24, 2:6], z[0:16, 0:4])   # and a write to the tile ...
+        seen = sbuf((16, 4), nl.float32)
+        nisa.tensor_copy(seen, alias)                  # ... through the alias
+        return after, seen
+    after, seen = run(body, a, b, c)
+    want = a.copy()
+    want[8:24, 2:6] = b[0:16, 0:4]
+    assert_equal(after, want)
+    assert_equal(seen, c[0:16, 0:4])
+
+
+def test_tile_layout_does_not_change_results(rng):
+    # Rows of its own (auto placement) or the space's map at an unaligned offset (address=): the
+    # same activation and row reduction give the same bits (sums in a fixed order, every element
+    # through the same vector functions).
+    a = random(rng, (64, 37), F32, lo=-3, hi=3)
+
+    def body(x):
+        outs = []
+        for t in (sbuf((64, 37), nl.float32),
+                  nl.ndarray((64, 37), dtype=nl.float32, buffer=nl.sbuf, address=(0, 65536 + 4)),
+                  nl.ndarray((64, 37), dtype=nl.float32, buffer=nl.sbuf, address=(0, 98304 + 12))):
+            nisa.dma_copy(t, x)
+            d = sbuf((64, 37), nl.float32)
+            r = sbuf((64, 1), nl.float32)
+            nisa.activation(d, nl.exp, t, scale=0.5, reduce_op=nl.add, reduce_res=r,
+                            reduce_cmd=nisa.reduce_cmd.reset_reduce)
+            s = sbuf((64, 1), nl.float32)
+            nisa.tensor_reduce(s, nl.add, t, axis=1)
+            outs += [d, r, s]
+            del t
+        return tuple(outs)
+    outs = run(body, a)
+    for i in range(3):
+        np.testing.assert_allclose(outs[i], [np.exp(0.5 * a), np.exp(0.5 * a).sum(1, keepdims=True),
+                                             a.sum(1, keepdims=True)][i], rtol=1e-5, atol=1e-5)
+        assert_equal(outs[3 + i], outs[i])
+        assert_equal(outs[6 + i], outs[i])
