@@ -319,7 +319,7 @@ void prewarm_start(const Target& target) {
       Memory& m = in->sbuf();
       const std::shared_ptr<void> keep = m.storage_owner();  // alive while populating
       std::byte* base = m.host_data();
-      const int64_t bytes = m.host_stride() * m.partitions();
+      const int64_t bytes = m.host_bytes();
       p.made = in.get();
       give_back(std::move(in));  // the first launch may take it now and run meanwhile
       p.ready = true;

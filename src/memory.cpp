@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstring>
 #include <cstdlib>
+#include <map>
 #include <sstream>
 #include <unordered_map>
 #include <sys/mman.h>
@@ -155,6 +156,40 @@ struct SpaceState {
   std::mutex mu;
   std::vector<Block> live;
   int64_t outside_bytes = 0;  // bytes per partition of the live outside blocks
+  // The tile heap: host memory for tiles with rows of their own, in the same storage as the map
+  // (after it, so it is faulted in with it and reused across launches) with its shadow after the
+  // map's. Free ranges by offset, coalesced; first fit, 64-byte granules.
+  std::byte* heap = nullptr;
+  uint8_t* heap_shadow = nullptr;
+  std::map<int64_t, int64_t> heap_free;
+
+  // Under mu: the offset of n free heap bytes, or -1.
+  int64_t heap_take(int64_t n) {
+    for (auto it = heap_free.begin(); it != heap_free.end(); ++it) {
+      if (it->second < n) continue;
+      const int64_t off = it->first, rest = it->second - n;
+      heap_free.erase(it);
+      if (rest > 0) heap_free.emplace(off + n, rest);
+      return off;
+    }
+    return -1;
+  }
+  // Under mu: give [off, off + n) back.
+  void heap_give(int64_t off, int64_t n) {
+    auto next = heap_free.lower_bound(off);
+    if (next != heap_free.end() && off + n == next->first) {
+      n += next->second;
+      next = heap_free.erase(next);
+    }
+    if (next != heap_free.begin()) {
+      auto prev = std::prev(next);
+      if (prev->first + prev->second == off) {
+        prev->second += n;
+        return;
+      }
+    }
+    heap_free.emplace_hint(next, off, n);
+  }
   std::vector<LiveRange> ranges;  // closed versions (and those of freed tensors)
   size_t compact_at = size_t{1} << 20;
   uint64_t gen = 1;  // changes whenever ranges are erased (Allocation::last_range is stale)
@@ -194,6 +229,7 @@ struct SpaceState {
     if (on_free) on_free(*a);
     std::lock_guard<std::mutex> g(mu);
     push_version(*a);
+    if (a->heap_off >= 0) heap_give(a->heap_off, a->heap_len);
     for (size_t i = 0; i < live.size(); ++i) {
       if (live[i].owner == a) {
         if (live[i].outside) outside_bytes -= live[i].size;
@@ -299,14 +335,25 @@ int64_t padded_stride(int64_t bytes_pp) {
 // power-of-two row size does not land every partition on the same cache sets.
 int64_t own_stride(int64_t bytes) { return bytes >= 2048 ? padded_stride(bytes) : (bytes + 3) / 4 * 4; }
 
-// Give `a` (made by new_onchip with own_stride) a host buffer and shadow of its own.
-void give_own_rows(Allocation& a, const std::string& what) {
-  const size_t n = static_cast<size_t>(a.partition_stride) * static_cast<size_t>(a.num_partitions);
-  a.owned = host_alloc(n, true, what);
-  a.own_shadow.reset(new uint8_t[n]);  // cleared by the first partial write
+// Give `a` (made by new_onchip with own_stride) host rows of its own: from the space's tile heap
+// when it has room (under the space's lock), else a buffer and shadow of its own.
+void give_own_rows(SpaceState& st, Allocation& a, const std::string& what) {
+  const int64_t n = a.partition_stride * a.num_partitions;
+  a.own_rows = true;
+  if (st.heap != nullptr) {
+    const int64_t len = (n + 63) / 64 * 64;
+    if (const int64_t off = st.heap_take(len); off >= 0) {
+      a.heap_off = off;
+      a.heap_len = len;
+      a.data = st.heap + off;
+      a.written = st.heap_shadow + off;  // cleared by the first partial write
+      return;
+    }
+  }
+  a.owned = host_alloc(static_cast<size_t>(n), true, what);
+  a.own_shadow.reset(new uint8_t[static_cast<size_t>(n)]);  // cleared by the first partial write
   a.data = a.owned.get();
   a.written = a.own_shadow.get();
-  a.own_rows = true;
 }
 
 // An on-chip allocation's common fields: nothing written yet (the shadow is cleared by the first
@@ -344,9 +391,15 @@ Memory::Memory(Buffer kind, int partitions, int64_t bytes_per_partition, int64_t
   // Huge pages: an instruction touches one line per partition, 128 pages apart with 4 KiB pages.
   // Untouched pages stay unmapped until a tensor lands on them: no upfront cost.
   state_ = std::make_shared<SpaceState>();
-  state_->storage = host_alloc(static_cast<size_t>(host_stride_) * partitions_, true,
-                               std::string(buffer_name(kind)));
-  state_->shadow.reset(new uint8_t[static_cast<size_t>(host_stride_) * partitions_]);  // not touched yet
+  const int64_t map = host_stride_ * partitions_, heap = own_rows_ ? map : 0;
+  state_->storage = host_alloc(static_cast<size_t>(map + heap), true, std::string(buffer_name(kind)));
+  state_->shadow.reset(new uint8_t[static_cast<size_t>(map + heap)]);  // not touched yet
+  if (heap > 0) {
+    state_->heap = state_->storage.get() + map;
+    state_->heap_shadow = state_->shadow.get() + map;
+    state_->heap_free.emplace(0, heap);
+  }
+  host_bytes_ = map + heap;
 }
 
 Memory::~Memory() = default;
@@ -490,7 +543,7 @@ AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::st
   a->start_partition = p0;
   a->byte_offset = off;
   if (own) {
-    give_own_rows(*a, what);
+    give_own_rows(*state_, *a, what);
   } else {
     a->data = state_->storage.get() + static_cast<int64_t>(p0) * host_stride_ + off;
     a->written = state_->shadow.get() + static_cast<int64_t>(p0) * host_stride_ + off;
@@ -514,7 +567,7 @@ AllocationPtr Memory::outside_locked(int np, int64_t bytes, DType dtype, const s
   const std::string what = std::string(buffer_name(kind_)) + " tensor '" +
                            (name.empty() ? std::string("<unnamed>") : name) + "'";
   auto a = new_onchip(kind_, core_, name, np, bytes, own_stride(bytes), dtype, state_);
-  give_own_rows(*a, what);
+  give_own_rows(*state_, *a, what);
   a->outside = true;
   state_->live.push_back(SpaceState::Block{0, np, 0, bytes, a.get(), true});
   state_->outside_bytes += bytes;
@@ -536,6 +589,8 @@ void Memory::rows_into_map(Allocation& a, int p0, int64_t off) {
   a.own_rows = false;
   a.owned.reset();
   a.own_shadow.reset();
+  if (a.heap_off >= 0) state_->heap_give(a.heap_off, a.heap_len);
+  a.heap_off = -1;
 }
 
 void Memory::close_version(const Allocation& a) {

@@ -95,6 +95,7 @@ struct Allocation {
   // SBUF tiles (see Memory) and outside allocations. The address map is the same either way.
   bool own_rows = false;
   std::unique_ptr<uint8_t[]> own_shadow;  // the written-state shadow of an own_rows allocation
+  int64_t heap_off = -1, heap_len = 0;   // own_rows from the space's tile heap: where
   std::shared_ptr<SpaceState> space;     // on-chip: keeps the storage alive, takes the rectangle back
   std::shared_ptr<void> keepalive;       // HBM: owned storage or the caller's array
   HostBuffer owned;                      // HBM allocations made by a kernel
@@ -132,7 +133,8 @@ class Memory {
   // host_stride(), so overlapping placements alias). An auto-placed SBUF tile (first fit) gets
   // rows of its own instead, partition after partition (a [128, 64] fp32 tile is one 32 KiB
   // block, a [128, 1] column 512 bytes: the CPU caches hold whole tiles instead of one line per
-  // partition). Its rectangle in the address map is the same; if an address= placement later
+  // partition; from the space's tile heap, see host_bytes()). Its rectangle in the address map is
+  // the same; if an address= placement later
   // overlaps it, its rows move into the map first, so aliases always share bytes.
   // NKI_SIM_SBUF_STORAGE=map (read when the space is made) keeps every tile in the map (the
   // fuzzer's guard-byte checks see every write there). Throws AllocationError
@@ -180,6 +182,9 @@ class Memory {
   std::byte* host_data() const;
   int64_t host_stride() const { return host_stride_; }
   std::shared_ptr<void> storage_owner() const;
+  // Bytes of host storage from host_data(): the map, then the tile heap (tiles with rows of their
+  // own). The prewarm faults all of it in.
+  int64_t host_bytes() const { return host_bytes_; }
 
  private:
   Buffer kind_;
@@ -188,6 +193,7 @@ class Memory {
   int64_t bank_bytes_;
   int core_;
   int64_t host_stride_;  // bytes_pp_ padded so partitions do not alias in the CPU caches
+  int64_t host_bytes_ = 0;
   bool own_rows_;        // auto-placed tiles get rows of their own (SBUF, unless NKI_SIM_SBUF_STORAGE=map)
   std::shared_ptr<SpaceState> state_;
   AllocationPtr outside_locked(int partitions, int64_t bytes, DType dtype, const std::string& name);

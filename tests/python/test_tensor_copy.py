@@ -366,3 +366,25 @@ def test_tile_layout_does_not_change_results(rng):
                                              a.sum(1, keepdims=True)][i], rtol=1e-5, atol=1e-5)
         assert_equal(outs[3 + i], outs[i])
         assert_equal(outs[6 + i], outs[i])
+
+
+def test_tiles_freed_and_reallocated_keep_their_own_bytes():
+    # Tiles with rows of their own come from the space's tile heap (first fit, freed ranges
+    # coalesced): many tiles of mixed sizes, some freed and replaced, must never share bytes.
+    rng = np.random.default_rng(7)
+    shapes = [(int(rng.integers(1, 129)), int(rng.integers(1, 600))) for _ in range(120)]
+
+    def body(x):
+        live = {}
+        for i, s in enumerate(shapes):
+            t = sbuf(s, nl.float32)
+            nisa.memset(t, float(i))
+            live[i] = t
+            if i % 3 == 2:                       # free a third of them along the way
+                del live[i - 2]
+        return tuple(live.values())
+    outs = run(body, np.zeros((1, 1), np.float32))
+    kept = [i for i in range(len(shapes)) if i % 3 != 0]
+    assert len(outs) == len(kept)
+    for i, o in zip(kept, outs):
+        assert o.shape == shapes[i] and (o == float(i)).all(), i
