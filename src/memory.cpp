@@ -350,8 +350,13 @@ void give_own_rows(SpaceState& st, Allocation& a, const std::string& what) {
       return;
     }
   }
-  a.owned = host_alloc(static_cast<size_t>(n), true, what);
-  a.own_shadow.reset(new uint8_t[static_cast<size_t>(n)]);  // cleared by the first partial write
+  try {
+    a.owned = host_alloc(static_cast<size_t>(n), true, what);
+    a.own_shadow.reset(new uint8_t[static_cast<size_t>(n)]);  // cleared by the first partial write
+  } catch (...) {
+    a.space.reset();  // never placed: its destructor must not give a rectangle back (and lock)
+    throw;
+  }
   a.data = a.owned.get();
   a.written = a.own_shadow.get();
 }
@@ -587,10 +592,9 @@ void Memory::rows_into_map(Allocation& a, int p0, int64_t off) {
   a.written = written;
   a.partition_stride = host_stride_;
   a.own_rows = false;
-  a.owned.reset();
-  a.own_shadow.reset();
-  if (a.heap_off >= 0) state_->heap_give(a.heap_off, a.heap_len);
-  a.heap_off = -1;
+  // The old rows stay reserved until the tile dies (its heap range is given back then, `owned`
+  // freed): a numpy view made of the tile before (Tensor._numpy) never points at freed or reused
+  // memory.
 }
 
 void Memory::close_version(const Allocation& a) {

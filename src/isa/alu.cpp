@@ -235,7 +235,7 @@ namespace {
 template <bool kProduct>
 __attribute__((optimize("fp-contract=off"))) float lane_fold(const float* p, int64_t n) {
   float acc[8];
-  for (float& a : acc) a = kProduct ? 1.f : 0.f;
+  for (float& a : acc) a = kProduct ? 1.f : -0.f;  // -0: adding it changes nothing, even -0
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
     for (int k = 0; k < 8; ++k) acc[k] = kProduct ? acc[k] * p[i + k] : acc[k] + p[i + k];
@@ -315,7 +315,7 @@ void alu_reduce(AluOp op, const float* a, int64_t groups, int64_t len, float* ou
     case AluOp::subtract:  // a0 - a1 - a2 - ...
       for (int64_t g = 0; g < groups; ++g) {
         const float* x = a + g * len;
-        out[g] = x[0] - (lane_fold<false>(x, len) - x[0]);
+        out[g] = len > 1 ? x[0] - lane_fold<false>(x + 1, len - 1) : x[0];
       }
       break;
     case AluOp::logical_and: O = (A != 0.f).rowwise().all().cast<float>(); break;
@@ -356,10 +356,12 @@ void alu_reduce(AluOp op, const int64_t* a, int64_t groups, int64_t len, int64_t
 }
 
 namespace {
-// An activation over a 32-byte aligned buffer whose size is a multiple of 8 floats: Eigen takes
+// An activation over an aligned buffer whose size is a multiple of the packet size: Eigen takes
 // its vector path for every element (no scalar head or tail, whose results differ from the vector
 // functions' in the last bit), so an element's result does not depend on where the host keeps it.
-using ChunkF = Eigen::Map<AF, Eigen::Aligned32>;
+// Aligned for the widest packet this build uses (AVX-512: 16 floats, 64 bytes).
+constexpr int kPacket = Eigen::internal::packet_traits<float>::size;
+using ChunkF = Eigen::Map<AF, Eigen::AlignedMax>;
 using ChunkTmp = Eigen::Array<float, Eigen::Dynamic, 1, 0, 256, 1>;  // on the stack
 void act_chunk(ActFn f, ChunkF X) {
   constexpr float kInvSqrt2 = 0.70710678118654752f;
@@ -411,10 +413,10 @@ void act_chunk(ActFn f, ChunkF X) {
 void act_apply(ActFn f, const Block& b) {
   if (f == ActFn::copy) return;
   constexpr int64_t kChunk = 256;
-  alignas(32) float buf[kChunk];
+  alignas(EIGEN_MAX_ALIGN_BYTES > 32 ? EIGEN_MAX_ALIGN_BYTES : 32) float buf[kChunk];
   auto run = [&](float* p, int64_t n) {
     for (int64_t i = 0; i < n; i += kChunk) {
-      const int64_t m = std::min(kChunk, n - i), padded = (m + 7) / 8 * 8;
+      const int64_t m = std::min(kChunk, n - i), padded = (m + kPacket - 1) / kPacket * kPacket;
       std::memcpy(buf, p + i, static_cast<size_t>(m) * sizeof(float));
       std::fill(buf + m, buf + padded, 0.f);
       act_chunk(f, ChunkF(buf, padded));

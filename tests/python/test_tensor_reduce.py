@@ -199,3 +199,15 @@ def test_reads_sentinels_of_a_fresh_tile():
         return o
     for out in check_fresh_read(reader):
         assert all_nan(out)
+
+
+def test_subtract_is_first_minus_sum_of_rest_and_signed_zero_sums_stay_negative():
+    # subtract: x0 - (x1 + x2 + ...), so an infinite first element with finite others stays
+    # infinite (not inf - (inf - inf) = NaN) and a cancelling rest does not wipe out x0.
+    a = np.array([[np.inf, 1, 1], [0.5, 1e8, -1e8], [7, 2, 3]], np.float32)
+    out = run(reduce_body(nl.subtract, (3, 1), nl.float32, 1), a)
+    assert_equal(out, np.array([[np.inf], [0.5], [2]], np.float32))
+    # add: a row of -0.0 sums to -0.0, as IEEE addition does
+    z = np.full((4, 9), -0.0, np.float32)
+    s = run(reduce_body(nl.add, (4, 1), nl.float32, 1), z)
+    assert (s == 0).all() and np.signbit(s).all()
