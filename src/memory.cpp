@@ -361,6 +361,14 @@ void give_own_rows(SpaceState& st, Allocation& a, const std::string& what) {
   a.written = a.own_shadow.get();
 }
 
+// Place `a` in the space's map storage at (p0, off): partition p at p x stride, like the address map.
+void place_in_map(const SpaceState& st, int64_t stride, Allocation& a, int p0, int64_t off) {
+  const int64_t at = static_cast<int64_t>(p0) * stride + off;
+  a.data = st.storage.get() + at;
+  a.written = st.shadow.get() + at;
+  a.partition_stride = stride;
+}
+
 // An on-chip allocation's common fields: nothing written yet (the shadow is cleared by the first
 // partial write), sentinels filled lazily. The caller sets the placement and the storage.
 std::shared_ptr<Allocation> new_onchip(Buffer kind, int core, const std::string& name, int np,
@@ -550,8 +558,7 @@ AllocationPtr Memory::allocate(int np, int64_t bytes, DType dtype, const std::st
   if (own) {
     give_own_rows(*state_, *a, what);
   } else {
-    a->data = state_->storage.get() + static_cast<int64_t>(p0) * host_stride_ + off;
-    a->written = state_->shadow.get() + static_cast<int64_t>(p0) * host_stride_ + off;
+    place_in_map(*state_, host_stride_, *a, p0, off);
   }
   if (address) a->ensure_filled();  // aliases see each other's writes from the start
   live_.push_back(Block{p0, np, off, bytes, a.get(), false});
@@ -580,17 +587,16 @@ AllocationPtr Memory::outside_locked(int np, int64_t bytes, DType dtype, const s
 }
 
 void Memory::rows_into_map(Allocation& a, int p0, int64_t off) {
-  std::byte* data = state_->storage.get() + static_cast<int64_t>(p0) * host_stride_ + off;
-  uint8_t* written = state_->shadow.get() + static_cast<int64_t>(p0) * host_stride_ + off;
+  const std::byte* data = a.data;
+  const uint8_t* written = a.written;
+  const int64_t stride = a.partition_stride;
+  place_in_map(*state_, host_stride_, a, p0, off);
   const size_t n = static_cast<size_t>(a.bytes);
+  const bool shadow = a.wstate == Allocation::WriteState::some;  // else the shadow is not read
   for (int64_t p = 0; p < a.num_partitions; ++p) {
-    std::memcpy(data + p * host_stride_, a.data + p * a.partition_stride, n);
-    if (a.wstate == Allocation::WriteState::some)
-      std::memcpy(written + p * host_stride_, a.written + p * a.partition_stride, n);
+    std::memcpy(a.data + p * host_stride_, data + p * stride, n);
+    if (shadow) std::memcpy(a.written + p * host_stride_, written + p * stride, n);
   }
-  a.data = data;
-  a.written = written;
-  a.partition_stride = host_stride_;
   a.own_rows = false;
   // The old rows stay reserved until the tile dies (its heap range is given back then, `owned`
   // freed): a numpy view made of the tile before (Tensor._numpy) never points at freed or reused
